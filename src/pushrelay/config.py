@@ -166,7 +166,8 @@ class ChatSecureSettings(_Section):
         description="seconds a whitelist token lives (SRV DEFAULT_TOKEN_EXPIRY_TIME_S)",
     )
     low_priority: Literal["drop", "background"] = Field(
-        default="drop", description="knocks not marked high: drop them (as SRV did) or send a background push"
+        default="drop",
+        description="iOS pushes for knocks not marked high: drop (as SRV did) or send in the background",
     )
     max_body_bytes: int = Field(default=16_384, gt=0, description="largest request body accepted")
     page_size: int = Field(default=100, gt=0, description="items per page of a list")

@@ -17,7 +17,8 @@ ALERT_TEXT = "New Message!"
 
 
 def knock_message(platform: Platform, token: str, data: str | None, *, urgent: bool) -> Message:
-    """The push for one device. `urgent` (priority high) is an alert; otherwise a background push."""
+    """The push for one device. `urgent` (priority high) is an alert on iOS and a high-priority
+    data message on Android; otherwise an iOS background push and a normal-priority data message."""
     if platform is Platform.APNS:
         return _apns(token, data, urgent=urgent)
     return _fcm(token, data, urgent=urgent)
