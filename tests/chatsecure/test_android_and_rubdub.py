@@ -40,7 +40,7 @@ async def test_the_android_sdk_flow_is_form_encoded_end_to_end(cs: Harness) -> N
 
 
 async def test_a_knock_reaches_the_path_the_android_sdk_parses(cs: Harness) -> None:
-    """AND-SDK gcm/PushParser: data key `message`, a JSON string, then `.message.token` and `.message.data`."""
+    """AND-SDK gcm/PushParser: data key `message`, a JSON string, `.message.token` and `.message.data`."""
     alice = await cs.account()
     token = await alice.token(await alice.device("gcm", "gcm-id-2"), kind="gcm")
     await cs.http.post("/api/v1/messages/", data={"token": token})
