@@ -49,7 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     runtime = Runtime(Settings.model_validate(config))
     app = create_app(runtime.settings, runtime)
     app.include_router(router(runtime.relay))
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     thread = threading.Thread(target=asyncio.run, args=(uv.serve(),), daemon=True)
     thread.start()
     try:
