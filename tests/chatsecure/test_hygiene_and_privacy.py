@@ -7,7 +7,7 @@ from pathlib import Path
 import structlog
 from tests.chatsecure.conftest import Harness, SettingsFactory, start
 
-from pushrelay.domain import Delivered, Outcome, Platform, Push, Rejected, RejectReason
+from pushrelay.domain import Delivered, Failed, Outcome, Platform, Push, Rejected, RejectReason
 
 DEAD = "de" * 32
 
@@ -114,3 +114,34 @@ def _database_bytes(folder: Path) -> bytes:
 
 def _is_hex(value: str) -> bool:
     return len(value) % 2 == 0 and all(c in "0123456789abcdef" for c in value)
+
+
+class DownProvider:
+    """An in-memory Provider whose service is down: every attempt fails, retryably."""
+
+    name = "down-fake"
+
+    async def send(self, push: Push) -> Outcome:
+        return Failed(retryable=True, detail="503 from the service", retry_after=2.0)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_knock_whose_pushes_all_failed_is_503_with_retry_after(
+    settings_factory: SettingsFactory,
+) -> None:
+    """DESIGN principle 2: the sender learns that nothing went out, and when to try again."""
+    from tests.chatsecure.conftest import FAST_KDF
+
+    settings = settings_factory(chatsecure=FAST_KDF, dispatch={"deadline": 0.3, "backoff_base": 0.05})
+    runtime, http = await start(settings, {Platform.APNS: DownProvider()})
+    try:
+        alice = await Harness(runtime, http).account()
+        token = await alice.token(await alice.device("apns"))
+        response = await http.post("/api/v1/messages/", json={"token": token, "priority": "high"})
+        assert response.status_code == 503 and "detail" in response.json()
+        assert int(response.headers["retry-after"]) >= 1
+    finally:
+        await http.aclose()
+        await runtime.stop()

@@ -125,3 +125,17 @@ async def test_lists_are_paged_in_the_sdk_envelope(cs_settings: SettingsFactory)
     finally:
         await http.aclose()
         await runtime.stop()
+
+
+async def test_a_token_can_be_renamed_or_moved_by_its_owner(cs: Harness) -> None:
+    """reference §1.5: PUT/PATCH tokens/{token}/ update `name` or the device; PATCH may omit the device."""
+    alice = await cs.account()
+    phone, android = await alice.device("apns"), await alice.device("gcm")
+    token = await alice.token(phone)
+    renamed = await alice.request("PATCH", f"/api/v1/tokens/{token}/", json={"name": "bob"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "bob"
+    assert renamed.json()["apns_device"] == phone["id"]
+    moved = await alice.request("PUT", f"/api/v1/tokens/{token}/", json={"gcm_device": android["id"]})
+    assert moved.json()["gcm_device"] == android["id"] and "apns_device" not in moved.json()
+    bare_put = await alice.request("PUT", f"/api/v1/tokens/{token}/", json={"name": "x"})
+    assert bare_put.status_code == 400
