@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import deque
 
 import pytest
 
@@ -15,7 +14,6 @@ from pushrelay.domain import (
     Delivered,
     Failed,
     Message,
-    Outcome,
     Platform,
     Push,
     Rejected,
@@ -25,32 +23,9 @@ from pushrelay.domain import (
 )
 from pushrelay.errors import Overloaded
 from pushrelay.metrics import Metrics
+from tests.doubles import ScriptedProvider
 
 APP = AppId("chat")
-DELIVERED = Delivered()
-
-
-class ScriptedProvider:
-    """An in-memory provider that answers from a script, then with `default`; optionally slow."""
-
-    def __init__(self, name: str, *script: Outcome, default: Outcome = DELIVERED, delay: float = 0.0) -> None:
-        self.name = name
-        self.script: deque[Outcome] = deque(script)
-        self.default = default
-        self.delay = delay
-        self.calls = 0
-        self.gate: asyncio.Event | None = None
-
-    async def send(self, push: Push) -> Outcome:
-        self.calls += 1
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        return self.script.popleft() if self.script else self.default
-
-    async def aclose(self) -> None:
-        pass
 
 
 def push() -> Push:

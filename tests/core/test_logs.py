@@ -7,10 +7,12 @@ import logging
 import pytest
 import structlog
 
+from pushrelay.app import Runtime
 from pushrelay.config import LogSettings
-from pushrelay.domain import AppId, Platform, Rejected, RejectReason, Target
+from pushrelay.domain import AppId, Message, Platform, Rejected, RejectReason
 from pushrelay.logs import REDACTED, configure_logging, redact_secrets, short_ref
-from pushrelay.relay import Relay
+from tests.conftest import SettingsFactory
+from tests.doubles import ScriptedProvider
 
 
 def test_secret_fields_are_redacted() -> None:
@@ -34,11 +36,17 @@ def test_rendered_lines_are_redacted(fmt: str, capsys: pytest.CaptureFixture[str
     structlog.reset_defaults()
 
 
-async def test_invalidating_a_token_logs_only_its_reference(relay: Relay) -> None:
+async def test_invalidating_a_token_logs_only_its_reference(settings_factory: SettingsFactory) -> None:
     token = "9" * 64
-    with structlog.testing.capture_logs() as logs:
-        await relay._invalidate(  # the hygiene path that logs
-            Target(AppId("default"), Platform.APNS, token, relay.token_ref(Platform.APNS, token)),
-            Rejected(RejectReason.UNREGISTERED, "Unregistered"),
-        )
-    assert logs and token not in repr(logs)
+    rejecting = ScriptedProvider("apns", Rejected(RejectReason.UNREGISTERED, "Unregistered"))
+    runtime = Runtime(settings_factory(), providers={(AppId("default"), Platform.APNS): rejecting})
+    await runtime.start()
+    try:
+        with structlog.testing.capture_logs() as logs:
+            await runtime.relay.push_to_tokens(
+                AppId("default"), Platform.APNS, [token], Message(body="secret body")
+            )
+    finally:
+        await runtime.stop()
+    assert [entry["event"] for entry in logs] == ["token.invalidated"]
+    assert token not in repr(logs) and "hush" not in repr(logs)
