@@ -79,12 +79,8 @@ async def start(
     settings: Settings, providers: dict[Platform, Provider] | None = None
 ) -> tuple[Runtime, httpx.AsyncClient]:
     """The whole app with the ChatSecure router mounted; `providers` replace the sandbox per platform."""
-    runtime = Runtime(settings)
-    if providers:
-        routes = {(APP, p): runtime.dispatcher.add_lane(APP, provider) for p, provider in providers.items()}
-        runtime.relay = Relay(
-            settings, runtime.store, runtime.relay.keyring, runtime.dispatcher, routes, runtime.metrics
-        )
+    overrides = {(APP, platform): provider for platform, provider in (providers or {}).items()}
+    runtime = Runtime(settings, providers=overrides)
     app = create_app(settings, runtime)
     app.include_router(router(runtime.relay))
     runtime.services.append(ExpiredTokenPruner(runtime.relay))
