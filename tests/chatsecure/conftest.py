@@ -13,7 +13,6 @@ import pytest
 from pushrelay.app import Runtime, create_app
 from pushrelay.config import Settings
 from pushrelay.domain import AppId, Platform, Provider
-from pushrelay.protocols.chatsecure import ExpiredTokenPruner, router
 from pushrelay.providers.sandbox import SandboxDelivery
 from pushrelay.relay import Relay
 
@@ -82,8 +81,6 @@ async def start(
     overrides = {(APP, platform): provider for platform, provider in (providers or {}).items()}
     runtime = Runtime(settings, providers=overrides)
     app = create_app(settings, runtime)
-    app.include_router(router(runtime.relay))
-    runtime.services.append(ExpiredTokenPruner(runtime.relay))
     await runtime.start()
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     return runtime, httpx.AsyncClient(transport=transport, base_url="http://testserver")

@@ -18,7 +18,6 @@ from tests.chatsecure.conftest import FAST_KDF
 
 from pushrelay.app import Runtime, create_app
 from pushrelay.config import Settings
-from pushrelay.protocols.chatsecure import router
 
 CHECKS = [
     checks.not_a_server_error,
@@ -48,7 +47,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     runtime = Runtime(Settings.model_validate(config))
     app = create_app(runtime.settings, runtime)
-    app.include_router(router(runtime.relay))
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     thread = threading.Thread(target=asyncio.run, args=(uv.serve(),), daemon=True)
     thread.start()
