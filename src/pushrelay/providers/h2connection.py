@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from h2.config import H2Configuration
-from h2.connection import H2Connection
+from h2.connection import ConnectionInputs, H2Connection, H2ConnectionStateMachine
 from h2.errors import ErrorCodes
 from h2.events import (
     ConnectionTerminated,
     DataReceived,
+    Event,
     PingAckReceived,
     RemoteSettingsChanged,
     ResponseReceived,
@@ -83,6 +84,18 @@ class _PlainEncoder(Encoder):
         return super().encode(headers, huffman=False)
 
 
+class _GoAwayTolerantStateMachine(H2ConnectionStateMachine):
+    """h2 closes the connection state on receiving GOAWAY and then refuses every later frame,
+    so the answers to streams the GOAWAY still covers would be lost and those pushes retried
+    (delivered twice). RFC 9113 §6.8 says they are still processed: stay open for them; the
+    connection opens no new streams once `going_away` is set."""
+
+    def process_input(self, input_: ConnectionInputs) -> list[Event]:
+        if input_ is ConnectionInputs.RECV_GOAWAY:
+            return []
+        return super().process_input(input_)
+
+
 class _H2Connection(H2Connection):
     """h2 counts open streams by walking every stream it knows, on every new stream: with a
     thousand in flight that was the largest cost of a push. The pool never opens more
@@ -93,6 +106,7 @@ class _H2Connection(H2Connection):
 
     def __init__(self, config: H2Configuration, count_open: Callable[[], int]) -> None:
         super().__init__(config)
+        self.state_machine = _GoAwayTolerantStateMachine()
         self._count_open = count_open
         self._new_streams = 0
 

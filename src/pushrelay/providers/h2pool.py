@@ -36,6 +36,7 @@ class PoolLimits:
     ping_interval: float = 30.0
     """Ping a connection the server has been silent on for this long."""
     ping_timeout: float = 5.0
+    """Close a connection whose PING is not acknowledged in this time (at most `ping_interval`)."""
 
 
 class H2Pool:
@@ -185,7 +186,7 @@ class H2Pool:
 
     async def _check(self, connection: H2ClientConnection) -> None:
         try:
-            async with asyncio.timeout(self._limits.ping_timeout):
+            async with asyncio.timeout(min(self._limits.ping_timeout, self._limits.ping_interval)):
                 await connection.ping()
         except (TimeoutError, ConnectionLost):
             log.warning("h2pool.ping_failed", host=self._host, in_flight=connection.in_flight)
