@@ -121,8 +121,8 @@ def build(app: AppId, settings: AppSettings) -> ApnsProvider:
 
 
 def _is_authenticated(response: H2Response) -> bool:
-    """Any answer but 403 shows APNs accepted the token, so the connection may widen."""
-    return response.status != 403
+    """Any answer but 403 (token refused) and 429 (token updated too often) shows APNs took the token."""
+    return response.status not in (403, 429)
 
 
 def _origin(endpoint: str, where: str) -> tuple[str, int]:

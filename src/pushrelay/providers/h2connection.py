@@ -17,7 +17,7 @@ import os
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from h2.config import H2Configuration
 from h2.connection import ConnectionInputs, H2Connection, H2ConnectionStateMachine
@@ -36,7 +36,9 @@ from h2.events import (
 from h2.events import StreamReset as StreamResetEvent
 from h2.exceptions import ProtocolError
 from h2.settings import SettingCodes, Settings
-from hpack import Encoder, NeverIndexedHeaderTuple
+from hpack import NeverIndexedHeaderTuple
+
+from pushrelay.providers.h2encoder import RequestEncoder
 
 _WINDOW = 1 << 20
 MAX_RESPONSE_BYTES = 1 << 16
@@ -75,13 +77,6 @@ class H2Response:
     status: int
     headers: dict[str, str]
     body: bytes
-
-
-class _PlainEncoder(Encoder):
-    """HPACK without Huffman coding: a few more bytes on the wire, much less CPU at both ends."""
-
-    def encode(self, headers: Any, huffman: bool = False) -> bytes:
-        return super().encode(headers, huffman=False)
 
 
 class _GoAwayTolerantStateMachine(H2ConnectionStateMachine):
@@ -147,7 +142,7 @@ class H2ClientConnection(asyncio.Protocol):
         )
         # No Huffman coding; and `authorization` stays indexable (h2's normalisation would
         # make it never-indexed), so the JWT crosses the wire once per connection, not per push.
-        self._h2.encoder = _PlainEncoder()
+        self._h2.encoder = RequestEncoder()
         self._transport: asyncio.Transport | None = None
         self._settings_received: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pings: dict[bytes, asyncio.Future[None]] = {}
