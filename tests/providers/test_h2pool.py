@@ -97,3 +97,20 @@ async def test_closed_pool_refuses_requests(server: H2Server) -> None:
     await pool.aclose()
     with pytest.raises(ConnectionLost):
         await get(pool, "/late")
+
+
+async def test_connection_near_the_end_of_its_stream_ids_is_retired_without_failures(
+    server: H2Server,
+) -> None:
+    """RFC 9113 §5.1.1: stream ids cannot be reused; a connection running out is replaced, not broken."""
+    pool = pool_for(server, max_connections=2)
+    try:
+        await get(pool, "/warm")
+        [first] = pool.connections
+        first.retire_after_stream_id = 7
+        responses = [await get(pool, f"/{i}") for i in range(6)]
+        assert [r.status for r in responses] == [200] * 6
+        assert first not in pool.connections
+        assert len(pool.connections) == 1
+    finally:
+        await pool.aclose()

@@ -156,6 +156,8 @@ class H2ClientConnection(asyncio.Protocol):
         self.last_heard = asyncio.get_running_loop().time()
         """When the server last sent anything (the event loop's clock)."""
         self.authority = b""
+        self.retire_after_stream_id = 2**31 - 2**16
+        """From this stream id on, the connection takes no new requests and closes once drained."""
 
     @classmethod
     async def open(
@@ -200,6 +202,9 @@ class H2ClientConnection(asyncio.Protocol):
         if not self.is_usable:
             raise ConnectionLost("connection is closing")
         stream_id = self._h2.get_next_available_stream_id()
+        if stream_id >= self.retire_after_stream_id:  # stream ids run out at 2**31
+            self.going_away = True
+            self._notify()
         try:
             self._h2.send_headers(
                 stream_id, self._request_headers(method, path, headers), end_stream=not body
@@ -216,6 +221,8 @@ class H2ClientConnection(asyncio.Protocol):
         finally:
             if self._streams.pop(stream_id, None) is not None:
                 self._reset(stream_id)  # cancelled or timed out: tell the server we gave up
+            if self.going_away and not self._streams:
+                self.close()
 
     async def ping(self) -> None:
         """Send PING and wait for its ACK; the caller bounds the wait."""
