@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog.testing
 
 from pushrelay.domain import Delivered, Failed, Outcome, Priority, PushType, Rejected, RejectReason
 from pushrelay.providers.apns import ApnsProvider
@@ -343,3 +344,15 @@ async def test_certificate_for_another_topic_is_rejected(fake_apns: FakeApns, tm
         assert await provider.send(push_to(TOKEN)) == Rejected(R.BAD_REQUEST, "BadTopic")
     finally:
         await provider.aclose()
+
+
+async def test_device_tokens_never_reach_the_logs(fake_apns: FakeApns, apns: ApnsProvider) -> None:
+    """STYLE R12 / DESIGN principle 1: logs never carry device tokens or provider tokens."""
+    fake_apns.unregister(OTHER_TOKEN)
+    fake_apns.drop(TOKEN)
+    with structlog.testing.capture_logs() as logs:
+        await apns.send(push_to(TOKEN))
+        await apns.send(push_to(OTHER_TOKEN))
+        await apns.send(push_to(TOKEN))
+    text = repr(logs)
+    assert TOKEN not in text and OTHER_TOKEN not in text and "bearer" not in text

@@ -29,7 +29,6 @@ from h2.events import (
     PingAckReceived,
     RemoteSettingsChanged,
     ResponseReceived,
-    SettingsAcknowledged,
     StreamEnded,
     WindowUpdated,
 )
@@ -292,8 +291,6 @@ class H2ClientConnection(asyncio.Protocol):
                 self._go_away(event)
             elif isinstance(event, PingAckReceived):
                 self._ping_acknowledged(event.ping_data)
-            elif isinstance(event, SettingsAcknowledged):
-                pass
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
