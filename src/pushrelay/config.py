@@ -166,10 +166,36 @@ class XmppSettings(_Section):
     jid: str = "push.localhost"
 
 
+class StatusWakuSettings(_Section):
+    """`[status.waku]`: the Waku binding, through an nwaku node's REST API."""
+
+    enabled: bool = False
+    rest_url: str = "http://127.0.0.1:8645"
+    pubsub_topic: str = Field(default="/waku/2/rs/16/32", description="status-go's default shard")
+    poll_interval: float = Field(default=0.5, gt=0, description="seconds between polls of the node")
+    timeout: float = Field(default=10.0, gt=0, description="seconds per REST call")
+
+    @field_validator("rest_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+
 class StatusSettings(_Section):
-    """`[status]`: the Status push notification server."""
+    """`[status]`: the Status push notification server (spec 71 as status-go implements it)."""
 
     enabled: bool = True
+    app: str = Field(default=DEFAULT_APP, description="the [apps.<id>] whose APNs/FCM deliver Status pushes")
+    dedupe_retention: float = Field(
+        default=7 * 86400.0, gt=0, description="seconds a notification request id is remembered"
+    )
+    prune_interval: float = Field(default=3600.0, gt=0, description="seconds between prunes of expired ids")
+    max_message_bytes: int = Field(default=65_536, gt=0, description="largest envelope accepted")
+    max_notifications: int = Field(default=100, gt=0, description="items in one notification request")
+    max_query_keys: int = Field(default=100, gt=0, description="public keys in one query")
+    waku: StatusWakuSettings = StatusWakuSettings()
 
 
 class GorushSettings(_Section):
