@@ -68,17 +68,18 @@ def is_wanted(notification: PushNotification, registration: PushNotificationRegi
 async def answer(
     request: PushNotificationRequest, registry: Registry, pusher: Pusher
 ) -> PushNotificationResponse:
-    response = PushNotificationResponse(message_id=request.message_id)
+    reports: list[PushNotificationReport] = []
     sends: list[_Send] = []
     for notification in request.requests:
         report = await _report(notification, registry, sends)
         if report is not None:
-            response.reports.append(report)
+            reports.append(report)
     if sends:
         async with asyncio.TaskGroup() as group:
             for send in sends:
                 group.create_task(_deliver(send, registry, pusher))
-    return response
+    # Repeated fields copy on append: the reports go in once their outcomes are final.
+    return PushNotificationResponse(message_id=request.message_id, reports=reports)
 
 
 async def _report(
