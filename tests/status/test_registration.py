@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from pushrelay.protocols.status import crypto
-from pushrelay.protocols.status.registry import REGISTRATION_LABEL
+from pushrelay.protocols.status.repository import REGISTRATION_LABEL
 from pushrelay.protocols.status.server import StatusServer
 from pushrelay.secrets import Keyring
 from tests.status import wire

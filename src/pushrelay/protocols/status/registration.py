@@ -22,6 +22,9 @@ MALFORMED = PushNotificationRegistrationResponse.MALFORMED_MESSAGE
 VERSION_MISMATCH = PushNotificationRegistrationResponse.VERSION_MISMATCH
 INTERNAL_ERROR = PushNotificationRegistrationResponse.INTERNAL_ERROR
 
+MAX_VERSION = 2**63 - 1
+"""status-go stores the uint64 version in a signed 64-bit INT column; so do we."""
+
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 
@@ -50,6 +53,8 @@ def open_registration(server: crypto.Identity, sender: bytes, payload: bytes) ->
         raise RegistrationRejected(MALFORMED, "plaintext is not a registration") from exc
     if registration.version < 1:
         raise RegistrationRejected(VERSION_MISMATCH, "version below 1")
+    if registration.version > MAX_VERSION:
+        raise RegistrationRejected(MALFORMED, "version beyond what a 64-bit signed column holds")
     if not is_uuid(registration.installation_id):
         raise RegistrationRejected(MALFORMED, "installation id is not a UUID")
     return registration

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pushrelay.protocols.status.proto.push_notifications_pb2 import PushNotificationRegistration
-from pushrelay.protocols.status.repository import StatusRepository, StoredRegistration
+from pushrelay.protocols.status.repository import (
+    KEY_LABEL,
+    REGISTRATION_LABEL,
+    TOKEN_LABEL,
+    StatusRepository,
+    StoredRegistration,
+)
 from pushrelay.secrets import Keyring, constant_time_equals
-
-KEY_LABEL = "status.key"
-TOKEN_LABEL = "status.access_token"
-REGISTRATION_LABEL = "status.registration"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Protocol
+
+# Keyring labels: bound into each keyed hash and sealed blob, so one kind cannot pass for another.
+KEY_LABEL: Final = "status.key"
+TOKEN_LABEL: Final = "status.access_token"
+REGISTRATION_LABEL: Final = "status.registration"
+IDENTITY_LABEL: Final = "status.identity"
 
 
 @dataclass(frozen=True, slots=True)

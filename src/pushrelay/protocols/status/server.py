@@ -30,12 +30,10 @@ from pushrelay.protocols.status.proto.push_notifications_pb2 import (
 )
 from pushrelay.protocols.status.registration import RegistrationRejected
 from pushrelay.protocols.status.registry import ActiveRegistration, Registry
-from pushrelay.protocols.status.repository import StatusRepository
+from pushrelay.protocols.status.repository import IDENTITY_LABEL, StatusRepository
 from pushrelay.secrets import Keyring
 
 log = structlog.get_logger(__name__)
-
-IDENTITY_LABEL = "status.identity"
 
 _M = TypeVar("_M", PushNotificationQuery, PushNotificationRequest)
 
