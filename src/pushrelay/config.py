@@ -146,9 +146,24 @@ class SandboxSettings(_Section):
     capacity: int = Field(default=1000, gt=0, description="deliveries kept, oldest dropped first")
 
 
+class GorushForwardSettings(_Section):
+    """`[apps.<id>.gorush]`: deliver this app's pushes through an existing gorush."""
+
+    url: str
+    timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+
 class AppSettings(_Section):
     apns: ApnsSettings | None = None
     fcm: FcmSettings | None = None
+    gorush: GorushForwardSettings | None = None
     sandbox: SandboxSettings = SandboxSettings()
     api_key: str | None = Field(default=None, repr=False, description="bearer key for the gorush API")
 

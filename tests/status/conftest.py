@@ -115,13 +115,8 @@ def status_settings(tmp_path: Path, **status: Any) -> Settings:
 
 
 @asynccontextmanager
-async def serve_status(settings: Settings) -> AsyncIterator[StatusApp]:
-    """Build the app as app.py will (service in the lifespan, router mounted) and serve it on 127.0.0.1."""
-    runtime = Runtime(settings)
-    service = StatusService(runtime.relay, StatusStore(runtime.database), settings.status)
-    runtime.services.append(service)
-    app = create_app(settings, runtime)
-    app.include_router(router(service))
+async def serve_asgi(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app on 127.0.0.1 (a free port); yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
@@ -132,13 +127,23 @@ async def serve_status(settings: Settings) -> AsyncIterator[StatusApp]:
                 task.result()
                 raise RuntimeError("server stopped before it started")
             await asyncio.sleep(0.01)
-        base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-            yield StatusApp(runtime, service, http)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         await task
         sock.close()
+
+
+@asynccontextmanager
+async def serve_status(settings: Settings) -> AsyncIterator[StatusApp]:
+    """Build the app as app.py will (service in the lifespan, router mounted) and serve it on 127.0.0.1."""
+    runtime = Runtime(settings)
+    service = StatusService(runtime.relay, StatusStore(runtime.database), settings.status)
+    runtime.services.append(service)
+    app = create_app(settings, runtime)
+    app.include_router(router(service))
+    async with serve_asgi(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        yield StatusApp(runtime, service, http)
 
 
 @pytest.fixture
