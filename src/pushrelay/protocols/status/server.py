@@ -126,17 +126,20 @@ class StatusServer:
         )
 
     async def _validate_and_save(self, envelope: Envelope, hashed_key: bytes) -> None:
+        """status-go's order, with one store round trip when all is well: the conditional save
+        is the version check (step 6), and the stored version is read only when a field check
+        (step 8) fails, since then a version error must win, as it would in status-go."""
         opened = registration.open_registration(self.identity, envelope.sender, envelope.payload)
         try:
-            registration.check_version(
-                opened, await self.registry.version(hashed_key, opened.installation_id)
-            )
             if not opened.unregister:
-                registration.check_fields(opened, envelope.sender, self.identity.public_key)
+                try:
+                    registration.check_fields(opened, envelope.sender, self.identity.public_key)
+                except RegistrationRejected:
+                    stored_version = await self.registry.version(hashed_key, opened.installation_id)
+                    registration.check_version(opened, stored_version)
+                    raise
             if not await self.registry.save(hashed_key, opened):
-                raise RegistrationRejected(
-                    registration.VERSION_MISMATCH, "a later version was saved meanwhile"
-                )
+                raise RegistrationRejected(registration.VERSION_MISMATCH, "version not above the stored one")
         except StoreUnavailable as exc:
             raise RegistrationRejected(registration.INTERNAL_ERROR, "store unavailable") from exc
 
