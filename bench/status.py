@@ -32,7 +32,8 @@ from typing import Any
 
 import httpx
 
-RESULTS = Path(__file__).parent / "results" / "status.json"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "status.json"
 TARGETS = {"registrations_per_second": 500, "notification_requests_per_second": 2000}
 
 
@@ -48,7 +49,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.command == "serve":
         return serve(args.port, args.workdir)
-    return asyncio.run(run(args))
+    return run(args)
 
 
 # --- the relay process
@@ -58,21 +59,12 @@ def serve(port: int, workdir: Path) -> int:
     import uvicorn
 
     from pushrelay.app import Runtime, create_app
-    from pushrelay.config import Settings
     from pushrelay.logs import configure_logging
     from pushrelay.protocols.status.http import router
     from pushrelay.protocols.status.service import StatusService
     from pushrelay.store.status import StatusStore
 
-    settings = Settings.model_validate(
-        {
-            "server": {"listen": f"127.0.0.1:{port}"},
-            "store": {"url": f"sqlite+aiosqlite:///{workdir}/pushrelay.db"},
-            "secrets": {"key_file": str(workdir / "server.key")},
-            "log": {"level": "warning"},
-            "apps": {"default": {"sandbox": {"enabled": True, "capacity": 1000}}},
-        }
-    )
+    settings = _relay_settings(port, workdir)
     configure_logging(settings.log)
     runtime = Runtime(settings)
     service = StatusService(runtime.relay, StatusStore(runtime.database), settings.status)
@@ -83,42 +75,84 @@ def serve(port: int, workdir: Path) -> int:
     return 0
 
 
+def _relay_settings(port: int, workdir: Path) -> Any:
+    from pushrelay.config import Settings
+
+    return Settings.model_validate(
+        {
+            "server": {"listen": f"127.0.0.1:{port}"},
+            "store": {"url": f"sqlite+aiosqlite:///{workdir}/pushrelay.db"},
+            "secrets": {"key_file": str(workdir / "server.key")},
+            "log": {"level": "warning"},
+            "apps": {"default": {"sandbox": {"enabled": True, "capacity": 1000}}},
+        }
+    )
+
+
+async def _core_in_process(workdir: Path, args: argparse.Namespace) -> dict[str, float]:
+    """The protocol core alone (same store, relay and sandbox; no HTTP), 32 concurrent callers:
+    what the Status logic costs apart from the web stack, with the relay process stopped."""
+    from tests.status.client import Notification, StatusClient
+
+    from pushrelay.app import Runtime
+    from pushrelay.protocols.status.service import StatusService
+    from pushrelay.store.status import StatusStore
+
+    settings = _relay_settings(_free_port(), workdir)
+    runtime = Runtime(settings)
+    service = StatusService(runtime.relay, StatusStore(runtime.database), settings.status)
+    runtime.services.append(service)
+    await runtime.start()
+    try:
+        key = service.server.identity.public_key
+        users = [StatusClient() for _ in range(min(args.registrations, 2000))]
+        registrations = [u.register(key) for u in users]
+        rng = random.Random(7)
+        requests = [
+            StatusClient().notify(os.urandom(32), Notification(rng.choice(users).public_key))
+            for _ in range(min(args.requests, 10_000))
+        ]
+        figures = {}
+        for name, envelopes in (
+            ("registrations_per_second", registrations),
+            ("requests_per_second", requests),
+        ):
+            work = iter(envelopes)
+
+            async def caller(work: Iterator[bytes] = work) -> None:
+                for envelope in work:
+                    await service.handle(envelope)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(caller() for _ in range(32)))
+            figures[name] = round(len(envelopes) / (time.perf_counter() - started), 1)
+        return figures
+    finally:
+        await runtime.stop()
+
+
 # --- the load generator (this process)
 
 
-async def run(args: argparse.Namespace) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.status.client import Notification, StatusClient
+def run(args: argparse.Namespace) -> int:
+    sys.path.insert(0, str(ROOT))
+    from pushrelay.config import LogSettings
+    from pushrelay.logs import configure_logging
 
+    configure_logging(LogSettings(level="warning"))
     with tempfile.TemporaryDirectory(prefix="bench-status-") as tmp:
         port = _free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "bench.status", "serve", "--port", str(port), "--workdir", tmp],
-            cwd=Path(__file__).resolve().parent.parent,
+            [sys.executable, "-m", "bench.status", "serve", "--port", str(port), "--workdir", tmp], cwd=ROOT
         )
         try:
-            server_key = await _wait_for_identity(port, server)
-            print(f"relay pid {server.pid} on 127.0.0.1:{port}, identity 0x{server_key.hex()}")
-
-            started = time.perf_counter()
-            users = [StatusClient() for _ in range(args.registrations)]
-            registrations = [u.register(server_key, device_token=f"{i:064x}") for i, u in enumerate(users)]
-            print(f"built {len(registrations)} registrations in {time.perf_counter() - started:.1f}s")
-            reg = await _drive(port, registrations, args.connections)
-            reg_ok = sum(_registration_ok(body, server_key) for body in reg.bodies)
-
-            started = time.perf_counter()
-            rng = random.Random(7)
-            requests = [
-                StatusClient().notify(os.urandom(32), Notification(rng.choice(users).public_key))
-                for _ in range(args.requests)
-            ]
-            print(f"built {len(requests)} notification requests in {time.perf_counter() - started:.1f}s")
-            notify = await _drive(port, requests, args.connections)
-            notify_ok = sum(_report_ok(body, server_key) for body in notify.bodies)
+            reg, reg_ok, notify, notify_ok = asyncio.run(_over_http(port, server, args))
         finally:
             server.terminate()
             server.wait(timeout=30)
+        core_dir = Path(tmp) / "core"
+        core_dir.mkdir()
+        core = asyncio.run(_core_in_process(core_dir, args))
 
     result = {
         "scenario": "status over HTTP: registrations, then notification requests (1 item each, sandbox)",
@@ -126,9 +160,11 @@ async def run(args: argparse.Namespace) -> int:
         "connections": args.connections,
         "registrations": reg.summary(reg_ok),
         "notification_requests": notify.summary(notify_ok),
+        "core_in_process": core,
         "targets": TARGETS,
         "machine": {
             "cpus": os.cpu_count(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "python": platform.python_version(),
             "sqlite": sqlite3.sqlite_version,
             "platform": platform.platform(),
@@ -137,8 +173,33 @@ async def run(args: argparse.Namespace) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     _print(result)
-    failures = (reg_ok != len(registrations)) or (notify_ok != len(requests))
-    return 1 if failures else 0
+    return 1 if reg_ok != reg.count or notify_ok != notify.count else 0
+
+
+async def _over_http(
+    port: int, server: subprocess.Popen[bytes], args: argparse.Namespace
+) -> tuple[Run, int, Run, int]:
+    from tests.status.client import Notification, StatusClient
+
+    server_key = await _wait_for_identity(port, server)
+    print(f"relay pid {server.pid} on 127.0.0.1:{port}, identity 0x{server_key.hex()}")
+    started = time.perf_counter()
+    users = [StatusClient() for _ in range(args.registrations)]
+    registrations = [u.register(server_key, device_token=f"{i:064x}") for i, u in enumerate(users)]
+    print(f"built {len(registrations)} registrations in {time.perf_counter() - started:.1f}s")
+    reg = await _drive(port, registrations, args.connections)
+    reg_ok = sum(_registration_ok(body, server_key) for body in reg.bodies)
+
+    started = time.perf_counter()
+    rng = random.Random(7)
+    requests = [
+        StatusClient().notify(os.urandom(32), Notification(rng.choice(users).public_key))
+        for _ in range(args.requests)
+    ]
+    print(f"built {len(requests)} notification requests in {time.perf_counter() - started:.1f}s")
+    notify = await _drive(port, requests, args.connections)
+    notify_ok = sum(_report_ok(body, server_key) for body in notify.bodies)
+    return reg, reg_ok, notify, notify_ok
 
 
 class Run:
@@ -147,6 +208,10 @@ class Run:
         self.latencies: list[float] = []
         self.statuses: dict[int, int] = {}
         self.seconds = 0.0
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
 
     def summary(self, ok: int) -> dict[str, Any]:
         ordered = sorted(self.latencies)
@@ -261,6 +326,11 @@ def _print(result: dict[str, Any]) -> None:
             f"{name}: {r['per_second']}/s ({r['count']} in {r['seconds']}s, ok {r['ok']}), "
             f"p50 {r['latency_ms']['p50']} ms, p99 {r['latency_ms']['p99']} ms — {verdict} target {target}/s"
         )
+    core = result["core_in_process"]
+    print(
+        f"protocol core in-process (no HTTP): {core['registrations_per_second']} registrations/s, "
+        f"{core['requests_per_second']} notification requests/s"
+    )
     print(f"written to {RESULTS}")
 
 
