@@ -203,3 +203,32 @@ def test_server_and_client_waku_layers_agree() -> None:
     assert waku_payload.partitioned_topic(client.public_key) == waku.partitioned_topic(client.public_key)
     assert waku_payload.personal_topic(client.public_key) == waku.personal_topic(client.public_key)
     assert len(waku_payload.wrap(b"x", server)) % 256 == 0
+
+
+async def test_registration_over_http_opens_the_query_topic_on_waku(
+    waku_app: StatusApp, node: FakeNwaku
+) -> None:
+    """§1.4: whichever binding a registration came by, the server then listens for its queries on Waku."""
+    alice, querier = StatusClient(), StatusClient()
+    response = await waku_app.post(alice.register(waku_app.service.server.identity.public_key))
+    assert response.status_code == 200
+    chat = waku.query_chat(alice.public_key)
+    before = len(node.published)
+    node.inject(
+        PUBSUB,
+        waku.message(
+            waku.topic(chat), waku.symmetric_encrypt(chat, waku.v1(querier.query(alice.public_key), querier))
+        ),
+    )
+    await until(lambda: len(node.published) > before)
+    reply, _ = reply_to(node, querier)
+    assert len(wire.all_bytes(reply.fields, 1)) == 1
+
+
+async def test_garbage_from_the_node_does_not_stop_the_poller(waku_app: StatusApp, node: FakeNwaku) -> None:
+    """R10: a message that cannot be read is dropped; the next one is still answered."""
+    server_key = waku_app.service.server.identity.public_key
+    node.inject(PUBSUB, {"contentTopic": waku.personal_topic(server_key), "version": 1})
+    node.inject(PUBSUB, {"contentTopic": waku.personal_topic(server_key), "version": 1, "payload": "%%%"})
+    reply = await register(waku_app, node, StatusClient())
+    assert wire.first_int(reply.fields, 1) == 1

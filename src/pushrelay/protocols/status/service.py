@@ -98,6 +98,8 @@ class StatusService:
         except BadRequest:
             self._messages.labels(type="invalid", result="bad_request").inc()
             raise
+        if reply is not None and reply.listen_to is not None and self._waku is not None:
+            self._waku.listen_to_queries(reply.listen_to)  # whichever binding the registration came by
         kind = "none" if reply is None else ANSWERED[reply.type]
         self._messages.labels(type=kind, result="replied" if reply else "silent").inc()
         return reply

@@ -114,8 +114,8 @@ class WakuBinding:
         while True:
             try:
                 await self.poll_once()
-            except (httpx.HTTPError, ValueError) as exc:
-                log.warning("status.waku_unreachable", error=type(exc).__name__, retry_in=backoff)
+            except Exception as exc:  # top of the poller: log, back off, keep polling
+                log.warning("status.waku_poll_failed", error=type(exc).__name__, retry_in=backoff)
                 self._subscribed = False
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
@@ -127,8 +127,10 @@ class WakuBinding:
         async with self._slots:
             try:
                 await self._handle(message)
-            except (BadRequest, httpx.HTTPError, ValueError) as exc:
+            except (BadRequest, KeyError, TypeError, ValueError) as exc:  # not a message we can read
                 log.debug("status.waku_message_dropped", error=type(exc).__name__)
+            except Exception as exc:  # top of a task: one message must not stop the poller
+                log.warning("status.waku_message_failed", error=type(exc).__name__)
 
     async def _handle(self, message: dict[str, Any]) -> None:
         if int(message.get("version", 0)) != PAYLOAD_VERSION:
@@ -160,8 +162,6 @@ class WakuBinding:
         raise crypto.CryptoError("no query key opens this payload")
 
     async def _send(self, reply: Reply) -> None:
-        if reply.listen_to is not None:
-            self.listen_to_queries(reply.listen_to)
         identity = self._service.server.identity
         plaintext = waku_payload.wrap(reply.message, identity)
         body = {
