@@ -159,11 +159,63 @@ class ChatSecureSettings(_Section):
     enabled: bool = True
 
 
+class XmppAppSettings(_Section):
+    """`[xmpp.apps.<id>]`: how the XEP-0357 component pushes to one app's devices."""
+
+    stateless: bool = Field(default=False, description="nodes are sealed blobs; publishes read no database")
+    forward_summary: bool = Field(
+        default=False, description="forward the summary's body and sender to the device (privacy!)"
+    )
+    mutable_content: bool = Field(
+        default=True, description="APNs alerts wake a Notification Service Extension"
+    )
+    alert_title: str = "New message"
+
+
 class XmppSettings(_Section):
-    """`[xmpp]`: the XEP-0357 app server component."""
+    """`[xmpp]`: the XEP-0357 app server component (XEP-0114) and its registration dialects."""
 
     enabled: bool = False
     jid: str = "push.localhost"
+    server: str = Field(default="127.0.0.1:5347", description="host:port of the XMPP server's component port")
+    secret: str = Field(default="", repr=False, description="the component's shared secret")
+    reconnect_max: float = Field(default=60.0, gt=0, description="longest wait between reconnect attempts")
+    rate_interval: float = Field(default=5.0, ge=0, description="seconds between pushes to one node; 0 = off")
+    max_in_flight: int = Field(default=10_000, gt=0, description="publishes being handled at once")
+    fcm_app: str | None = Field(default=None, description="app for Conversations' register-push-fcm")
+    apns_app: str | None = Field(default=None, description="app for Conversations' register-push-apns")
+    tigase_app: str | None = Field(default=None, description="app for Siskin's register-device")
+    push_modules: dict[str, str] = Field(
+        default_factory=dict, description="Monal/fpush pushModule -> app: node = APNs token, no secret"
+    )
+    apps: dict[str, XmppAppSettings] = Field(default_factory=dict)
+    bridge_endpoints: list[str] = Field(
+        default_factory=list, description="other ChatSecure /api/v1/messages/ URLs knocks may be forwarded to"
+    )
+
+    @field_validator("server")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected host:port, such as 127.0.0.1:5347")
+        return value
+
+    @field_validator("bridge_endpoints")
+    @classmethod
+    def _https_urls(cls, value: list[str]) -> list[str]:
+        if any(not url.startswith("https://") for url in value):
+            raise ValueError("bridge endpoints must be https:// URLs")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_when_enabled(self) -> Self:
+        if self.enabled and not self.secret:
+            raise ValueError("set secret (the component's shared secret) when enabled")
+        return self
+
+    def app_settings(self, app: str) -> XmppAppSettings:
+        return self.apps.get(app, XmppAppSettings())
 
 
 class StatusSettings(_Section):
