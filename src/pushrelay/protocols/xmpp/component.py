@@ -62,6 +62,8 @@ class XmppComponent:
         self._disconnected = asyncio.Event()
         self.connections = 0
         """How many times the component authenticated (tests watch reconnects with it)."""
+        self.publishes = 0
+        """How many publish IQs arrived (tests see a server stop pushing; the benchmark counts)."""
 
     @property
     def is_connected(self) -> bool:
@@ -171,6 +173,7 @@ class XmppComponent:
     # stanzas
 
     def _on_publish(self, iq: StanzaBase) -> None:
+        self.publishes += 1
         self._spawn(cast(Iq, iq), self._answer_publish)
 
     def _on_command(self, iq: StanzaBase) -> None:
