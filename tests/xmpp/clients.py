@@ -96,8 +96,8 @@ class Phone(ClientXMPP):
         assert self.transport is not None
         self.transport.abort()
 
-    async def iq(self, to: str | None, payload: ET.Element, timeout: float = 10) -> Answer:
-        iq = self.make_iq_set(ito=to)
+    async def iq(self, to: str | None, payload: ET.Element, timeout: float = 10, kind: str = "set") -> Answer:
+        iq = self.make_iq_set(ito=to) if kind == "set" else self.make_iq_get(ito=to)
         iq.append(payload)
         try:
             reply = await iq.send(timeout=timeout)
