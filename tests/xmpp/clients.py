@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from slixmpp import ClientXMPP
 from slixmpp.exceptions import IqError
 
-from pushrelay.protocols.xmpp.stanza import COMMANDS_NS, DATA_NS, PUSH_NS
+from pushrelay.protocols.xmpp.stanza import COMMANDS_NS, DATA_NS, PUBLISH_OPTIONS_FORM, PUBSUB_NS, PUSH_NS
 
 from .servers import DOMAIN, PASSWORD
 
@@ -67,9 +67,13 @@ class Phone(ClientXMPP):
     """One account on one phone."""
 
     def __init__(self, user: str, port: int, *, smacks: bool = False) -> None:
-        super().__init__(f"{user}@{DOMAIN}/phone", PASSWORD, plugin_config={
-            "feature_mechanisms": {"unencrypted_plain": True},
-        })
+        super().__init__(
+            f"{user}@{DOMAIN}/phone",
+            PASSWORD,
+            plugin_config={
+                "feature_mechanisms": {"unencrypted_plain": True},
+            },
+        )
         self.enable_starttls = False
         self.enable_direct_tls = False
         self.enable_plaintext = True
@@ -82,7 +86,9 @@ class Phone(ClientXMPP):
 
     async def online(self) -> Phone:
         started = asyncio.get_running_loop().create_future()
-        self.add_event_handler("session_start", lambda _: started.done() or started.set_result(None), disposable=True)
+        self.add_event_handler(
+            "session_start", lambda _: started.done() or started.set_result(None), disposable=True
+        )
         self.connect("127.0.0.1", self.port)
         await asyncio.wait_for(started, 10)
         self.send_presence()
@@ -96,11 +102,11 @@ class Phone(ClientXMPP):
         assert self.transport is not None
         self.transport.abort()
 
-    async def iq(self, to: str | None, payload: ET.Element, timeout: float = 10, kind: str = "set") -> Answer:
+    async def iq(self, to: str | None, payload: ET.Element, kind: str = "set") -> Answer:
         iq = self.make_iq_set(ito=to) if kind == "set" else self.make_iq_get(ito=to)
         iq.append(payload)
         try:
-            reply = await iq.send(timeout=timeout)
+            reply = await iq.send(timeout=10)
         except IqError as exc:
             return answer_of(exc.iq.xml)
         return answer_of(reply.xml)
@@ -125,3 +131,14 @@ class Phone(ClientXMPP):
 
     def say(self, user: str, body: str) -> None:
         self.send_message(mto=f"{user}@{DOMAIN}", mbody=body, mtype="chat")
+
+
+def publish_stanza(node: str, options: Mapping[str, str] | None = None) -> ET.Element:
+    """A user's server's publish with an empty notification (ejabberd's shape) and publish-options."""
+    pubsub = ET.Element(f"{{{PUBSUB_NS}}}pubsub")
+    publish = ET.SubElement(pubsub, f"{{{PUBSUB_NS}}}publish", {"node": node})
+    ET.SubElement(ET.SubElement(publish, f"{{{PUBSUB_NS}}}item"), f"{{{PUSH_NS}}}notification")
+    if options is not None:
+        container = ET.SubElement(pubsub, f"{{{PUBSUB_NS}}}publish-options")
+        container.append(data_form(options, PUBLISH_OPTIONS_FORM))
+    return pubsub

@@ -93,7 +93,9 @@ def relay_settings(tmp_path: Path, server: XmppServer, **xmpp: Any) -> Settings:
 
 
 @pytest.fixture
-async def runtime(tmp_path: Path, server: XmppServer, xmpp_overrides: dict[str, Any]) -> AsyncIterator[Runtime]:
+async def runtime(
+    tmp_path: Path, server: XmppServer, xmpp_overrides: dict[str, Any]
+) -> AsyncIterator[Runtime]:
     runtime = Runtime(relay_settings(tmp_path, server, **xmpp_overrides))
     await runtime.start()
     try:
@@ -134,7 +136,7 @@ async def deliveries(runtime: Runtime, app: str, count: int, within: float = 2.0
     """Wait until the app's sandbox recorded `count` deliveries (the 2 s budget of the issue)."""
     sandbox = runtime.relay.sandbox(AppId(app))
     deadline = time.monotonic() + within
-    while len(sandbox.deliveries) < count and time.monotonic() < deadline:
+    while len(sandbox.deliveries) < count and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a list
         await asyncio.sleep(0.02)
     return sandbox.deliveries
 

@@ -106,8 +106,19 @@ class Ejabberd(XmppServer):
             "HOME": str(self.dir),
         }
         self._process = subprocess.Popen(
-            [erl, "-noinput", "+K", "true", "-mnesia", "dir", f'"{self.dir / "db"}"', "-s", "ejabberd",
-             "-eval", register],
+            [
+                erl,
+                "-noinput",
+                "+K",
+                "true",
+                "-mnesia",
+                "dir",
+                f'"{self.dir / "db"}"',
+                "-s",
+                "ejabberd",
+                "-eval",
+                register,
+            ],
             env=env,
             cwd=self.dir,
             stdout=(self.dir / "erl.out").open("wb"),

@@ -28,7 +28,9 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, within
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"server exited with {process.returncode}: {log.read_text(errors='replace')[-2000:]}"
+            )
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
             return
         time.sleep(0.05)

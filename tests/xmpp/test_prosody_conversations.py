@@ -17,7 +17,9 @@ TOKEN = "fcm-token-" + "a" * 140
 DEVICE = "92afd7a91cdba9a0"
 
 
-async def register_conversations(phone: Phone, action: str | None, token: str = TOKEN) -> dict[str, list[str]]:
+async def register_conversations(
+    phone: Phone, action: str | None, token: str = TOKEN
+) -> dict[str, list[str]]:
     answer = await phone.command(
         COMPONENT_JID, "register-push-fcm", {"token": token, "android-id": DEVICE}, action=action
     )
@@ -74,7 +76,7 @@ async def test_registration_without_action_is_accepted(
 async def test_reregistration_keeps_the_node_and_only_changes_the_token(
     component: XmppComponent, runtime: Runtime, phones: Callable[..., Phone], fresh_user: Callable[[], str]
 ) -> None:
-    """p2 (reference/xep0357.md §4.1, §7): the node is stable on re-registration; the new token gets the push."""
+    """p2 (reference/xep0357.md §4.1, §7): the node is stable on re-registration; the new token is pushed."""
     alice, bob = fresh_user(), fresh_user()
     phone = await phones(alice).online()
     first = await register_conversations(phone, "execute")
@@ -96,7 +98,9 @@ async def test_muc_registration_carries_the_channel_hash(
     account = await phone.command(COMPONENT_JID, "register-push-fcm", fields)
     room = await phone.command(COMPONENT_JID, "register-push-fcm", {**fields, "muc": "room@muc.localhost"})
     assert account.form()["node"] != room.form()["node"]
-    bad = await phone.command(COMPONENT_JID, "register-push-fcm", {**fields, "muc": "room@muc.localhost/nick"})
+    bad = await phone.command(
+        COMPONENT_JID, "register-push-fcm", {**fields, "muc": "room@muc.localhost/nick"}
+    )
     assert (bad.error_type, bad.condition) == ("modify", "bad-request")
 
 

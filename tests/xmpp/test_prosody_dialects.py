@@ -12,7 +12,7 @@ from pushrelay.app import Runtime
 from pushrelay.domain import Platform, PushType
 from pushrelay.protocols.xmpp import XmppComponent
 
-from .clients import Phone
+from .clients import Phone, publish_stanza
 from .conftest import deliveries
 from .servers import COMPONENT_JID
 
@@ -78,20 +78,10 @@ async def test_monal_token_node_needs_an_opted_in_push_module(
     (await phones(bob).online()).say(alice, "hello")
     (delivery,) = await deliveries(runtime, "monal", 1)
     assert delivery.token == APNS_TOKEN and delivery.message.push_type is PushType.ALERT
-    other = await (await phones(fresh_user()).online()).iq(COMPONENT_JID, monal_publish("monalAlpha"))
+    other = await (await phones(fresh_user()).online()).iq(
+        COMPONENT_JID, publish_stanza(APNS_TOKEN, {"pushModule": "monalAlpha"})
+    )
     assert (other.error_type, other.condition) == ("cancel", "item-not-found")
-
-
-def monal_publish(module: str) -> ET.Element:
-    from pushrelay.protocols.xmpp.stanza import DATA_NS, PUBLISH_OPTIONS_FORM, PUBSUB_NS, PUSH_NS
-
-    pubsub = ET.Element(f"{{{PUBSUB_NS}}}pubsub")
-    publish = ET.SubElement(pubsub, f"{{{PUBSUB_NS}}}publish", {"node": APNS_TOKEN})
-    ET.SubElement(ET.SubElement(publish, f"{{{PUBSUB_NS}}}item"), f"{{{PUSH_NS}}}notification")
-    x = ET.SubElement(ET.SubElement(pubsub, f"{{{PUBSUB_NS}}}publish-options"), f"{{{DATA_NS}}}x")
-    for var, value in (("FORM_TYPE", PUBLISH_OPTIONS_FORM), ("pushModule", module)):
-        ET.SubElement(ET.SubElement(x, f"{{{DATA_NS}}}field", {"var": var}), f"{{{DATA_NS}}}value").text = value
-    return pubsub
 
 
 @pytest.mark.parametrize("xmpp_overrides", [{"apps": {"conversations": {"stateless": True}}}])

@@ -56,7 +56,9 @@ async def test_wrong_secret_makes_prosody_stop_after_push_max_errors(
     phone, node, _secret = await registered(phones, alice)
     await phone.enable(COMPONENT_JID, node, {"secret": "wrong"})
     await phone.offline()
-    assert await publishes_after_messages(component, phones, bob, alice, PUSH_MAX_ERRORS + 2) == PUSH_MAX_ERRORS
+    assert (
+        await publishes_after_messages(component, phones, bob, alice, PUSH_MAX_ERRORS + 2) == PUSH_MAX_ERRORS
+    )
 
 
 async def test_unknown_node_makes_prosody_stop_after_push_max_errors(
@@ -67,7 +69,9 @@ async def test_unknown_node_makes_prosody_stop_after_push_max_errors(
     phone = await phones(alice).online()
     await phone.enable(COMPONENT_JID, "no-such-node", {"secret": "x"})
     await phone.offline()
-    assert await publishes_after_messages(component, phones, bob, alice, PUSH_MAX_ERRORS + 2) == PUSH_MAX_ERRORS
+    assert (
+        await publishes_after_messages(component, phones, bob, alice, PUSH_MAX_ERRORS + 2) == PUSH_MAX_ERRORS
+    )
 
 
 async def test_dead_token_makes_prosody_stop_after_push_max_errors(
@@ -88,7 +92,9 @@ async def test_dead_token_makes_prosody_stop_after_push_max_errors(
     )
     await phone.enable(COMPONENT_JID, node, {"secret": secret})
     await phone.offline()
-    assert await publishes_after_messages(component, phones, bob, alice, PUSH_MAX_ERRORS + 2) == PUSH_MAX_ERRORS
+    assert (
+        await publishes_after_messages(component, phones, bob, alice, PUSH_MAX_ERRORS + 2) == PUSH_MAX_ERRORS
+    )
     assert runtime.relay.sandbox(AppId("conversations")).deliveries == []
 
 
@@ -125,10 +131,14 @@ async def test_malformed_publishes_get_errors_and_the_component_keeps_serving(
         pubsub = ET.Element(f"{{{PUBSUB_NS}}}pubsub")
         element = ET.SubElement(pubsub, f"{{{PUBSUB_NS}}}publish", {} if node is None else {"node": node})
         if item:
-            notification = ET.SubElement(ET.SubElement(element, f"{{{PUBSUB_NS}}}item"), f"{{{PUSH_NS}}}notification")
+            notification = ET.SubElement(
+                ET.SubElement(element, f"{{{PUBSUB_NS}}}item"), f"{{{PUSH_NS}}}notification"
+            )
             x = ET.SubElement(notification, f"{{{DATA_NS}}}x")
             for i in range(fields):
-                ET.SubElement(ET.SubElement(x, f"{{{DATA_NS}}}field", {"var": f"f{i}"}), f"{{{DATA_NS}}}value").text = "v"
+                ET.SubElement(
+                    ET.SubElement(x, f"{{{DATA_NS}}}field", {"var": f"f{i}"}), f"{{{DATA_NS}}}value"
+                ).text = "v"
         return pubsub
 
     assert (await phone.iq(COMPONENT_JID, publish(None))).condition == "bad-request"
