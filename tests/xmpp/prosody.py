@@ -90,6 +90,18 @@ class Prosody(XmppServer):
         wait_for_port(self.c2s_port, self._process, self.log_file)
         wait_for_port(self.component_port, self._process, self.log_file)
 
+    def restart(self) -> None:
+        """Stop and start again on the same ports and data (registrations survive, as in production)."""
+        assert self._process is not None
+        stop_process(self._process)
+        self._process = subprocess.Popen(
+            [require_binary("prosody"), "-F", "--config", str(self.dir / "prosody.cfg.lua")],
+            stdout=subprocess.DEVNULL,
+            stderr=(self.dir / "prosody.err").open("ab"),
+        )
+        wait_for_port(self.c2s_port, self._process, self.log_file)
+        wait_for_port(self.component_port, self._process, self.log_file)
+
     def stop(self) -> None:
         if self._process is not None:
             stop_process(self._process)
