@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+
+import pytest
+import structlog
 
 from pushrelay.app import Runtime
 from pushrelay.domain import Platform
@@ -160,3 +164,28 @@ async def test_message_body_is_not_forwarded_by_default(
     (delivery,) = await deliveries(runtime, "conversations", 1)
     assert "body" not in delivery.message.data and delivery.message.body is None
     assert "secret words" not in repr(delivery.message) and "New Message" not in repr(delivery.message)
+
+
+async def test_logs_hold_no_jid_token_secret_or_body(
+    component: XmppComponent,
+    runtime: Runtime,
+    phones: Callable[..., Phone],
+    fresh_user: Callable[[], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """R12 and issue 5: tokens, JIDs, secrets and bodies never reach the logs, at any level."""
+    alice, bob = fresh_user(), fresh_user()
+    caplog.set_level(logging.DEBUG)
+    with structlog.testing.capture_logs() as logs:
+        phone = await phones(alice).online()
+        form = await register_conversations(phone, "execute", token="PRIVATE-TOKEN")
+        await phone.enable(COMPONENT_JID, form["node"][0], {"secret": form["secret"][0]})
+        await phone.offline()
+        (await phones(bob).online()).say(alice, "PRIVATE-BODY")
+        await deliveries(runtime, "conversations", 1)
+    component_logs = repr(logs) + "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith(("pushrelay", "slixmpp"))
+    )
+    assert any(entry["event"] == "xmpp.published" for entry in logs)
+    for secret in ("PRIVATE-TOKEN", "PRIVATE-BODY", form["secret"][0], f"{alice}@{DOMAIN}", form["node"][0]):
+        assert secret not in component_logs

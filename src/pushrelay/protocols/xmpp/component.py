@@ -13,6 +13,7 @@ IQ is answered `wait/resource-constraint` at once); `stop()` lets running ones f
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,10 @@ from .verdict import INTERNAL, OVERLOADED, Accepted, Refusal
 from .xep_0357 import PushService
 
 log = structlog.get_logger(__name__)
+
+# slixmpp logs every stanza it sends and receives at DEBUG: JIDs, node secrets, message bodies.
+# Keep it quiet whatever level the operator picks for pushrelay (R12).
+logging.getLogger("slixmpp").setLevel(logging.WARNING)
 
 STREAM_NS: Final = "jabber:component:accept"
 CONNECT_TIMEOUT: Final = 10.0
