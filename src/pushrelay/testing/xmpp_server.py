@@ -13,6 +13,7 @@ import hashlib
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from typing import cast
 
 STREAM_HEADER = (
     "<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
@@ -62,13 +63,14 @@ class RawComponentServer:
         assert task is not None
         self._tasks.add(task)
         stream_id = secrets.token_hex(8)
-        parser = ET.XMLPullParser(("start", "end"))
+        parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(("start", "end"))
         depth = 0
         root: ET.Element | None = None
         try:
             while data := await reader.read(65536):
                 parser.feed(data)
-                for event, element in parser.read_events():
+                for pair in parser.read_events():
+                    event, element = cast(tuple[str, ET.Element], pair)  # start/end events carry elements
                     if event == "start":
                         depth += 1
                         if depth == 1:
