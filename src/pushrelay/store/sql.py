@@ -275,18 +275,14 @@ class Store:
 
     # key rotation
 
-    async def sealed_rows(self, batch: int = 500) -> list[tuple[int, int, bytes]]:
+    async def sealed_rows(self) -> list[tuple[int, int, bytes]]:
         """(column index in SEALED_COLUMNS, primary key, blob) for every sealed value."""
         out: list[tuple[int, int, bytes]] = []
         async with self._engine.connect() as conn:
             for index, sealed in enumerate(SEALED_COLUMNS):
                 table = sealed.column.table
                 pk = next(iter(table.primary_key.columns))
-                query = (
-                    sa.select(pk, sealed.column)
-                    .where(sealed.column.is_not(None))
-                    .execution_options(yield_per=batch)
-                )
+                query = sa.select(pk, sealed.column).where(sealed.column.is_not(None))
                 out.extend((index, key, blob) for key, blob in await conn.execute(query))
         return out
 

@@ -56,8 +56,10 @@ def rubdub_priority(publish: Publish) -> str:
 def knock_message(token: str) -> Message:
     """The push ChatSecure reads: `aps.alert.message.token` on iOS, data `message` on Android."""
     inner: dict[str, JSON] = {"data": None, "token": token}
+    # Android's PushParser calls getAsString() on `data`, which throws on JSON null: send "".
+    android = {"message": {"data": "", "token": token}}
     return Message(
-        data={"message": json.dumps({"message": inner})},
+        data={"message": json.dumps(android, separators=(",", ":"))},
         aps={"alert": {"message": inner}},
         sound="default",
         content_available=True,
