@@ -34,7 +34,11 @@ def build(relay: Relay, http: httpx.AsyncClient | None = None) -> XmppComponent:
     async def on_start() -> None:
         await registry.start()
 
-    return XmppComponent(settings, push, Registration(registry, settings), on_start=on_start)
+    async def on_stop() -> None:
+        if http is None:  # ours to close; a caller's client is the caller's
+            await client.aclose()
+
+    return XmppComponent(settings, push, Registration(registry, settings), on_start=on_start, on_stop=on_stop)
 
 
 def _check_apps(relay: Relay) -> None:

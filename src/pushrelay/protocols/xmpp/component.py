@@ -54,12 +54,14 @@ class XmppComponent:
         registration: Registration,
         rng: random.Random | None = None,
         on_start: Callable[[], Awaitable[None]] | None = None,
+        on_stop: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self._push = push
         self._registration = registration
         self._rng = rng or random.Random()
         self._on_start = on_start
+        self._on_stop = on_stop
         self._stream = self._new_stream()
         self._supervisor: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -90,6 +92,8 @@ class XmppComponent:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._close_stream()
+        if self._on_stop is not None:
+            await self._on_stop()
 
     async def wait_connected(self, within: float) -> None:
         """Until the component is authenticated (tests and the benchmark use it)."""
