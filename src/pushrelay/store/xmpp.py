@@ -94,6 +94,7 @@ class XmppStore:
 
     def __init__(self, database: Database) -> None:
         self._engine = database.engine
+        self._reader = database.reader
 
     async def by_node(self, node_hash: bytes) -> RegistrationRow | None:
         return await self._one(xmpp_registrations.c.node_hash == node_hash)
@@ -136,7 +137,7 @@ class XmppStore:
 
     async def count_on_device(self, device_id: int) -> int:
         query = sa.select(sa.func.count()).where(xmpp_registrations.c.device_id == device_id)
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
     async def deny(self, hashes: list[bytes], now: datetime) -> None:
@@ -152,11 +153,11 @@ class XmppStore:
 
     async def denied(self, limit: int) -> set[bytes]:
         query = sa.select(xmpp_denied.c.hash).order_by(xmpp_denied.c.created_at.desc()).limit(limit)
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return {bytes(row.hash) for row in await conn.execute(query)}
 
     async def _one(self, condition: sa.ColumnElement[bool]) -> RegistrationRow | None:
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             row = (await conn.execute(sa.select(xmpp_registrations).where(condition))).first()
         if row is None:
             return None
