@@ -22,6 +22,7 @@ from pushrelay.dispatch import Dispatcher, Lane
 from pushrelay.domain import AppId, Platform, Provider
 from pushrelay.errors import ConfigError
 from pushrelay.metrics import Metrics
+from pushrelay.protocols import chatsecure, gorush, xmpp
 from pushrelay.providers.sandbox import SandboxDelivery, SandboxProvider
 from pushrelay.relay import Relay
 from pushrelay.secrets import Keyring, load_key_file, write_key_file
@@ -63,8 +64,15 @@ def load_keyring(settings: Settings) -> Keyring:
 class Runtime:
     """Everything a running relay owns, started and stopped in order."""
 
-    def __init__(self, settings: Settings, keyring: Keyring | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        keyring: Keyring | None = None,
+        providers: Mapping[tuple[AppId, Platform], Provider] | None = None,
+    ) -> None:
+        """`providers` replaces the configured provider of an (app, platform): embedding, tests."""
         self.settings = settings
+        self._provider_overrides = dict(providers or {})
         self.metrics = Metrics()
         self.database = Database(settings.store)
         self.store = Store(self.database)
@@ -93,6 +101,8 @@ class Runtime:
         return routes
 
     def _provider_for(self, app: AppId, settings: AppSettings, platform: Platform) -> Provider | None:
+        if (app, platform) in self._provider_overrides:
+            return self._provider_overrides[(app, platform)]
         if platform in PROVIDERS:
             attribute, factory = PROVIDERS[platform]
             if getattr(settings, attribute) is not None:
@@ -142,6 +152,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
     _add_operational_routes(app, runtime)
+    if settings.gorush.enabled:
+        app.include_router(gorush.router(runtime.relay))
+    if settings.chatsecure.enabled:
+        app.include_router(chatsecure.router(runtime.relay))
+        runtime.services.append(chatsecure.ExpiredTokenPruner(runtime.relay))
+    if settings.xmpp.enabled:
+        runtime.services.append(xmpp.build(runtime.relay))
     return app
 
 

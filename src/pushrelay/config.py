@@ -169,16 +169,95 @@ class AppSettings(_Section):
 
 
 class ChatSecureSettings(_Section):
-    """`[chatsecure]`: the ChatSecure Push API v1."""
+    """`[chatsecure]`: the ChatSecure Push API v1 (docs/chatsecure.md)."""
 
     enabled: bool = True
+    default_app: str | None = Field(
+        default=None, description="app of accounts created without an `app` field; None = the first app"
+    )
+    token_lifetime: float = Field(
+        default=30 * 86400,
+        gt=0,
+        description="seconds a whitelist token lives (SRV DEFAULT_TOKEN_EXPIRY_TIME_S)",
+    )
+    low_priority: Literal["drop", "background"] = Field(
+        default="drop",
+        description="iOS pushes for knocks not marked high: drop (as SRV did) or send in the background",
+    )
+    max_body_bytes: int = Field(default=16_384, gt=0, description="largest request body accepted")
+    page_size: int = Field(default=100, gt=0, description="items per page of a list")
+    knock_rate: float = Field(default=0.5, gt=0, description="knocks per second per whitelist token")
+    knock_burst: int = Field(default=10, gt=0, description="knocks one token may send at once")
+    account_rate: float = Field(
+        default=0.05, gt=0, description="account creations and logins per second per IP"
+    )
+    account_burst: int = Field(default=10, gt=0, description="account creations and logins at once per IP")
+    password_time_cost: int = Field(default=3, gt=0, description="argon2id passes")
+    password_memory_kib: int = Field(default=65_536, ge=8, description="argon2id memory per hash")
+    password_parallelism: int = Field(default=4, gt=0, description="argon2id lanes")
+    password_concurrency: int = Field(default=2, gt=0, description="password hashes computed at once")
+    prune_interval: float = Field(
+        default=86_400, gt=0, description="seconds between prunes of expired tokens"
+    )
+
+
+class XmppAppSettings(_Section):
+    """`[xmpp.apps.<id>]`: how the XEP-0357 component pushes to one app's devices."""
+
+    stateless: bool = Field(default=False, description="nodes are sealed blobs; publishes read no database")
+    forward_summary: bool = Field(
+        default=False, description="forward the summary's body and sender to the device (privacy!)"
+    )
+    mutable_content: bool = Field(
+        default=True, description="APNs alerts wake a Notification Service Extension"
+    )
+    alert_title: str = "New message"
 
 
 class XmppSettings(_Section):
-    """`[xmpp]`: the XEP-0357 app server component."""
+    """`[xmpp]`: the XEP-0357 app server component (XEP-0114) and its registration dialects."""
 
     enabled: bool = False
     jid: str = "push.localhost"
+    server: str = Field(default="127.0.0.1:5347", description="host:port of the XMPP server's component port")
+    secret: str = Field(default="", repr=False, description="the component's shared secret")
+    reconnect_max: float = Field(default=60.0, gt=0, description="longest wait between reconnect attempts")
+    rate_interval: float = Field(default=5.0, ge=0, description="seconds between pushes to one node; 0 = off")
+    max_in_flight: int = Field(default=10_000, gt=0, description="publishes being handled at once")
+    fcm_app: str | None = Field(default=None, description="app for Conversations' register-push-fcm")
+    apns_app: str | None = Field(default=None, description="app for Conversations' register-push-apns")
+    tigase_app: str | None = Field(default=None, description="app for Siskin's register-device")
+    push_modules: dict[str, str] = Field(
+        default_factory=dict, description="Monal/fpush pushModule -> app: node = APNs token, no secret"
+    )
+    apps: dict[str, XmppAppSettings] = Field(default_factory=dict)
+    bridge_endpoints: list[str] = Field(
+        default_factory=list, description="other ChatSecure /api/v1/messages/ URLs knocks may be forwarded to"
+    )
+
+    @field_validator("server")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected host:port, such as 127.0.0.1:5347")
+        return value
+
+    @field_validator("bridge_endpoints")
+    @classmethod
+    def _https_urls(cls, value: list[str]) -> list[str]:
+        if any(not url.startswith("https://") for url in value):
+            raise ValueError("bridge endpoints must be https:// URLs")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_when_enabled(self) -> Self:
+        if self.enabled and not self.secret:
+            raise ValueError("set secret (the component's shared secret) when enabled")
+        return self
+
+    def app_settings(self, app: str) -> XmppAppSettings:
+        return self.apps.get(app, XmppAppSettings())
 
 
 class StatusWakuSettings(_Section):
@@ -214,9 +293,18 @@ class StatusSettings(_Section):
 
 
 class GorushSettings(_Section):
-    """`[gorush]`: the gorush-compatible `POST /api/push`."""
+    """`[gorush]`: the gorush-compatible `POST /api/push`.
+
+    A request carrying `Authorization: Bearer <key>` goes to the app whose `api_key` it is.
+    One without goes to `app`, or to the only configured app; with several apps and no
+    `app`, the key is required.
+    """
 
     enabled: bool = True
+    app: str | None = None
+    max_notifications: int = Field(default=100, gt=0, description="gorush's core.max_notification")
+    max_tokens: int = Field(default=500, gt=0, description="tokens per notification (FCM's limit)")
+    hide_token: bool = Field(default=False, description="mask tokens in the response's logs like gorush")
 
 
 class Settings(_Section):
@@ -232,6 +320,12 @@ class Settings(_Section):
     xmpp: XmppSettings = XmppSettings()
     status: StatusSettings = StatusSettings()
     gorush: GorushSettings = GorushSettings()
+
+    @model_validator(mode="after")
+    def _gorush_app_exists(self) -> Self:
+        if self.gorush.app is not None and self.gorush.app not in self.apps:
+            raise ValueError(f"gorush.app: no app {self.gorush.app!r} in [apps]")
+        return self
 
     @field_validator("apps")
     @classmethod

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 import structlog
 import uvicorn
 
@@ -11,6 +14,18 @@ from pushrelay.config import Settings
 log = structlog.get_logger(__name__)
 
 EXIT_STARTUP_FAILED = 3
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM once it has shut down, so the process dies with status 143.
+
+    For the relay a SIGTERM is the normal way to stop: once drained, it exits 0.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if sig == signal.SIGTERM:
+            self._captured_signals.remove(sig)
 
 
 def serve(settings: Settings) -> int:
@@ -30,7 +45,7 @@ def serve(settings: Settings) -> int:
         timeout_graceful_shutdown=int(settings.server.drain_timeout),
         server_header=False,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     server.run()
     if not server.started:
         log.error("relay.start_failed", hint="see the errors above")
