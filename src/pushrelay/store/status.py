@@ -113,10 +113,12 @@ class StatusStore:
 
     def __init__(self, database: Database) -> None:
         self._engine = database.engine
+        self._reader = database.reader
         self._dialect = database.dialect_name
-        # SQLite has one writer, and every transaction here begins IMMEDIATE: letting pooled
+        # SQLite has one writer and write transactions begin IMMEDIATE: letting pooled
         # connections race makes the losers sleep in SQLite's busy handler (milliseconds each).
-        # Queueing on an asyncio lock instead keeps the one writer busy.
+        # Queueing on an asyncio lock instead keeps the one writer busy. Reads go through
+        # `Database.reader`, which in WAL mode never waits for the writer.
         self._turn: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if self._dialect == "sqlite" else contextlib.nullcontext()
         )
@@ -128,7 +130,7 @@ class StatusStore:
         self._remembers = Batches(self._remember_batch)
 
     async def load_identity(self) -> bytes | None:
-        async with self._turn, self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             query = sa.select(status_identity.c.sealed_secret).where(status_identity.c.id == IDENTITY_ROW)
             value = (await conn.execute(query)).scalar()
         return None if value is None else bytes(value)
@@ -140,7 +142,7 @@ class StatusStore:
 
     async def registration_version(self, key_ref: bytes, installation_id: str) -> int:
         query = sa.select(status_registrations.c.version).where(_one(key_ref, installation_id))
-        async with self._turn, self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             value = (await conn.execute(query)).scalar()
         return 0 if value is None else int(value)
 
@@ -190,7 +192,7 @@ class StatusStore:
         query = sa.select(status_registrations).where(
             status_registrations.c.key_ref.in_({key_ref for key_ref, _ in keys})
         )
-        async with self._turn, self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             found = [_registration(row) for row in await conn.execute(query)]
         by_key = {(r.key_ref, r.installation_id): r for r in found}
         return [by_key.get(key) for key in keys]
@@ -202,14 +204,14 @@ class StatusStore:
             status_registrations.c.key_ref.in_(list(key_refs)),
             status_registrations.c.sealed_registration.is_not(None),
         )
-        async with self._turn, self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return [_registration(row) for row in await conn.execute(query)]
 
     async def registered_keys(self) -> list[bytes]:
         query = sa.select(status_registrations.c.key_ref, status_registrations.c.sealed_key).where(
             status_registrations.c.sealed_registration.is_not(None)
         )
-        async with self._turn, self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             by_ref = {bytes(ref): bytes(sealed) for ref, sealed in await conn.execute(query)}
         return list(by_ref.values())
 
