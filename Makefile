@@ -34,5 +34,11 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+## Regenerate the Status protobuf code (grpcio-tools is the protoc; the output is committed).
+PROTO_DIR := src/pushrelay/protocols/status/proto
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -I $(PROTO_DIR) --python_out=$(PROTO_DIR) --pyi_out=$(PROTO_DIR) \
+		$(PROTO_DIR)/application_metadata_message.proto $(PROTO_DIR)/push_notifications.proto
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""pushrelay benchmarks: `python -m bench.<area>`; results land in bench/results/<area>.json."""

@@ -22,7 +22,7 @@ from pushrelay.dispatch import Dispatcher, Lane
 from pushrelay.domain import AppId, Platform, Provider
 from pushrelay.errors import ConfigError
 from pushrelay.metrics import Metrics
-from pushrelay.protocols import chatsecure, gorush
+from pushrelay.protocols import chatsecure, gorush, xmpp
 from pushrelay.providers.sandbox import SandboxDelivery, SandboxProvider
 from pushrelay.relay import Relay
 from pushrelay.secrets import Keyring, load_key_file, write_key_file
@@ -157,6 +157,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     if settings.chatsecure.enabled:
         app.include_router(chatsecure.router(runtime.relay))
         runtime.services.append(chatsecure.ExpiredTokenPruner(runtime.relay))
+    if settings.xmpp.enabled:
+        runtime.services.append(xmpp.build(runtime.relay))
     return app
 
 

@@ -150,9 +150,24 @@ class SandboxSettings(_Section):
     capacity: int = Field(default=1000, gt=0, description="deliveries kept, oldest dropped first")
 
 
+class GorushForwardSettings(_Section):
+    """`[apps.<id>.gorush]`: deliver this app's pushes through an existing gorush."""
+
+    url: str
+    timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+
 class AppSettings(_Section):
     apns: ApnsSettings | None = None
     fcm: FcmSettings | None = None
+    gorush: GorushForwardSettings | None = None
     sandbox: SandboxSettings = SandboxSettings()
     api_key: str | None = Field(default=None, repr=False, description="bearer key for the gorush API")
 
@@ -190,17 +205,95 @@ class ChatSecureSettings(_Section):
     )
 
 
+class XmppAppSettings(_Section):
+    """`[xmpp.apps.<id>]`: how the XEP-0357 component pushes to one app's devices."""
+
+    stateless: bool = Field(default=False, description="nodes are sealed blobs; publishes read no database")
+    forward_summary: bool = Field(
+        default=False, description="forward the summary's body and sender to the device (privacy!)"
+    )
+    mutable_content: bool = Field(
+        default=True, description="APNs alerts wake a Notification Service Extension"
+    )
+    alert_title: str = "New message"
+
+
 class XmppSettings(_Section):
-    """`[xmpp]`: the XEP-0357 app server component."""
+    """`[xmpp]`: the XEP-0357 app server component (XEP-0114) and its registration dialects."""
 
     enabled: bool = False
     jid: str = "push.localhost"
+    server: str = Field(default="127.0.0.1:5347", description="host:port of the XMPP server's component port")
+    secret: str = Field(default="", repr=False, description="the component's shared secret")
+    reconnect_max: float = Field(default=60.0, gt=0, description="longest wait between reconnect attempts")
+    rate_interval: float = Field(default=5.0, ge=0, description="seconds between pushes to one node; 0 = off")
+    max_in_flight: int = Field(default=10_000, gt=0, description="publishes being handled at once")
+    fcm_app: str | None = Field(default=None, description="app for Conversations' register-push-fcm")
+    apns_app: str | None = Field(default=None, description="app for Conversations' register-push-apns")
+    tigase_app: str | None = Field(default=None, description="app for Siskin's register-device")
+    push_modules: dict[str, str] = Field(
+        default_factory=dict, description="Monal/fpush pushModule -> app: node = APNs token, no secret"
+    )
+    apps: dict[str, XmppAppSettings] = Field(default_factory=dict)
+    bridge_endpoints: list[str] = Field(
+        default_factory=list, description="other ChatSecure /api/v1/messages/ URLs knocks may be forwarded to"
+    )
+
+    @field_validator("server")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected host:port, such as 127.0.0.1:5347")
+        return value
+
+    @field_validator("bridge_endpoints")
+    @classmethod
+    def _https_urls(cls, value: list[str]) -> list[str]:
+        if any(not url.startswith("https://") for url in value):
+            raise ValueError("bridge endpoints must be https:// URLs")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_when_enabled(self) -> Self:
+        if self.enabled and not self.secret:
+            raise ValueError("set secret (the component's shared secret) when enabled")
+        return self
+
+    def app_settings(self, app: str) -> XmppAppSettings:
+        return self.apps.get(app, XmppAppSettings())
+
+
+class StatusWakuSettings(_Section):
+    """`[status.waku]`: the Waku binding, through an nwaku node's REST API."""
+
+    enabled: bool = False
+    rest_url: str = "http://127.0.0.1:8645"
+    pubsub_topic: str = Field(default="/waku/2/rs/16/32", description="status-go's default shard")
+    poll_interval: float = Field(default=0.5, gt=0, description="seconds between polls of the node")
+    timeout: float = Field(default=10.0, gt=0, description="seconds per REST call")
+
+    @field_validator("rest_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
 
 
 class StatusSettings(_Section):
-    """`[status]`: the Status push notification server."""
+    """`[status]`: the Status push notification server (spec 71 as status-go implements it)."""
 
     enabled: bool = True
+    app: str = Field(default=DEFAULT_APP, description="the [apps.<id>] whose APNs/FCM deliver Status pushes")
+    dedupe_retention: float = Field(
+        default=7 * 86400.0, gt=0, description="seconds a notification request id is remembered"
+    )
+    prune_interval: float = Field(default=3600.0, gt=0, description="seconds between prunes of expired ids")
+    max_message_bytes: int = Field(default=65_536, gt=0, description="largest envelope accepted")
+    max_notifications: int = Field(default=100, gt=0, description="items in one notification request")
+    max_query_keys: int = Field(default=100, gt=0, description="public keys in one query")
+    waku: StatusWakuSettings = StatusWakuSettings()
 
 
 class GorushSettings(_Section):

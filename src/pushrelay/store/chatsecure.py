@@ -180,6 +180,7 @@ class ChatSecureStore:
 
     def __init__(self, database: Database) -> None:
         self._engine = database.engine
+        self._reader = database.reader
 
     # accounts
 
@@ -215,7 +216,7 @@ class ChatSecureStore:
 
     async def email_is_taken(self, email_hash: bytes) -> bool:
         query = sa.select(chatsecure_accounts.c.id).where(chatsecure_accounts.c.email_hash == email_hash)
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return (await conn.execute(query.limit(1))).first() is not None
 
     async def _account(self, condition: sa.ColumnElement[bool]) -> AccountRow | None:
@@ -226,7 +227,7 @@ class ChatSecureStore:
             )
             .where(condition)
         )
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
@@ -276,7 +277,7 @@ class ChatSecureStore:
                 chatsecure_devices.c.public_id == public_id,
             )
         )
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             row = (await conn.execute(query)).first()
         return _device(row) if row else None
 
@@ -296,7 +297,7 @@ class ChatSecureStore:
             .offset(offset)
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             total = (await conn.execute(count)).scalar_one()
             rows = [_device(row) for row in await conn.execute(page)]
         return int(total), rows
@@ -322,7 +323,7 @@ class ChatSecureStore:
     async def is_device_linked(self, device_id: int) -> bool:
         """Whether any ChatSecure device still uses the shared device `device_id`."""
         query = sa.select(chatsecure_devices.c.id).where(chatsecure_devices.c.device_id == device_id)
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return (await conn.execute(query.limit(1))).first() is not None
 
     async def enabled_devices(self, account_id: int) -> list[tuple[int, str]]:
@@ -333,7 +334,7 @@ class ChatSecureStore:
             .distinct()
             .order_by(chatsecure_devices.c.device_id)
         )
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return [(int(r.device_id), str(r.kind)) for r in await conn.execute(query)]
 
     # tokens
@@ -352,7 +353,7 @@ class ChatSecureStore:
             .select_from(_TOKEN_JOIN)
             .where(chatsecure_tokens.c.capability_id == capability_id)
         )
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             row = (await conn.execute(query)).first()
         return _token(row) if row else None
 
@@ -368,7 +369,7 @@ class ChatSecureStore:
             .offset(offset)
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             total = (await conn.execute(count)).scalar_one()
             rows = [_token(row) for row in await conn.execute(page)]
         return int(total), rows

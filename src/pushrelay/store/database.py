@@ -28,6 +28,7 @@ log = structlog.get_logger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "pushrelay_read_only"
 # Any constant shared by every node: serialises concurrent `migrate` runs on PostgreSQL.
 PG_MIGRATION_LOCK = 0x70757368
 
@@ -39,6 +40,7 @@ class Database:
         self.settings = settings
         url = sa.make_url(settings.url)
         self.dialect_name = url.get_backend_name()
+        self.engine: AsyncEngine
         if self.dialect_name == "sqlite":
             self.engine = _sqlite_engine(url)
         else:
@@ -49,6 +51,8 @@ class Database:
                 pool_pre_ping=True,
                 connect_args=connect_args or {},
             )
+        self.reader = self.engine.execution_options(**{READ_ONLY: True})
+        """For queries that only read: on SQLite they skip the write lock (see `_sqlite_engine`)."""
 
     async def connect(self, clock: Any = time.monotonic) -> None:
         """Wait until the database answers, retrying with backoff; StoreUnavailable after the timeout."""
@@ -100,9 +104,11 @@ def _upgrade(connection: Connection) -> None:
 def _sqlite_engine(url: sa.URL) -> AsyncEngine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    # SQLite has one writer at a time: a small pool and BEGIN IMMEDIATE make concurrent
-    # writers queue on busy_timeout instead of failing with "database is locked".
-    engine = create_async_engine(url, pool_size=4, max_overflow=0)
+    # SQLite has one writer at a time. Transactions start with BEGIN IMMEDIATE, so concurrent
+    # writers queue on busy_timeout instead of failing with "database is locked" when a read
+    # lock cannot be upgraded; reads through `Database.reader` use a plain BEGIN and, in WAL
+    # mode, never wait for a writer.
+    engine = create_async_engine(url, pool_size=8, max_overflow=0)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -115,7 +121,8 @@ def _sqlite_engine(url: sa.URL) -> AsyncEngine:
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _begin_immediate(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

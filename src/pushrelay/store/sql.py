@@ -54,6 +54,7 @@ class Store:
     def __init__(self, database: Database) -> None:
         self.database = database
         self._engine = database.engine
+        self._reader = database.reader
 
     # accounts
 
@@ -136,13 +137,13 @@ class Store:
             return result.rowcount > 0
 
     async def get_device(self, device_id: int) -> DeviceRow | None:
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             row = (await conn.execute(sa.select(devices).where(devices.c.id == device_id))).first()
         return _device(row) if row else None
 
     async def account_devices(self, account_id: int) -> list[DeviceRow]:
         query = sa.select(devices).where(devices.c.account_id == account_id).order_by(devices.c.id)
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return [_device(row) for row in await conn.execute(query)]
 
     async def invalidate_token(
@@ -199,7 +200,7 @@ class Store:
             .order_by(devices.c.invalid_since.desc())
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return [
                 DeadToken(
                     AppId(r.app),
@@ -245,7 +246,7 @@ class Store:
         query = sa.select(capabilities).where(
             capabilities.c.kind == kind, capabilities.c.lookup_hash == lookup_hash
         )
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             row = (await conn.execute(query)).first()
         return _capability(row) if row else None
 
@@ -264,7 +265,7 @@ class Store:
             .where(capabilities.c.kind == kind, capabilities.c.account_id == account_id)
             .order_by(capabilities.c.id)
         )
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return [_capability(row) for row in await conn.execute(query)]
 
     async def delete_expired_capabilities(self, now: datetime) -> int:
@@ -278,7 +279,7 @@ class Store:
     async def sealed_rows(self) -> list[tuple[int, int, bytes]]:
         """(column index in SEALED_COLUMNS, primary key, blob) for every sealed value."""
         out: list[tuple[int, int, bytes]] = []
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             for index, sealed in enumerate(SEALED_COLUMNS):
                 table = sealed.column.table
                 pk = next(iter(table.primary_key.columns))

@@ -1,0 +1,22 @@
+"""The Status push notification server (spec 71 as status-go implements it); see docs/status.md.
+
+`build(relay)` returns the service the app's lifespan starts and stops (identity, pruning,
+the Waku binding when `[status.waku] enabled`); `router(service)` is its HTTP binding.
+"""
+
+from __future__ import annotations
+
+from pushrelay.relay import Relay
+
+from .http import router
+from .service import StatusService
+
+__all__ = ["StatusService", "build", "router"]
+
+
+def build(relay: Relay) -> StatusService:
+    """The service, wired to the Relay and the Status tables, with `[status]` settings."""
+    # Imported here: pushrelay.store.status imports this package's repository types.
+    from pushrelay.store.status import StatusStore
+
+    return StatusService(relay, StatusStore(relay.store.database), relay.settings.status)
