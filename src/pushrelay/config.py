@@ -124,7 +124,7 @@ class ApnsSettings(_Section):
     ca_file: ExistingFile | None = None
     timeout: float = Field(default=10.0, gt=0)
     max_connections: int = Field(
-        default=4, gt=0, description="HTTP/2 connections, each with up to 1000 streams"
+        default=8, gt=0, description="HTTP/2 connections, each carrying up to 100 pushes at once"
     )
     ping_interval: float = Field(default=30.0, gt=0, description="seconds of silence before a health ping")
 

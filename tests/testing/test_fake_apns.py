@@ -39,6 +39,7 @@ class Apns:
         self.fake = fake
         self.client = client
         self.key_pem = key_pem
+        self.default_bearer = self.bearer()  # one token: a new one within 20 minutes is refused
 
     def bearer(self, issued_at: float | None = None, key_pem: bytes | None = None, **claims: object) -> str:
         issued = int(time.time() if issued_at is None else issued_at)
@@ -52,7 +53,7 @@ class Apns:
 
     def headers(self, **overrides: str | None) -> dict[str, str]:
         headers: dict[str, str | None] = {
-            "authorization": self.bearer(),
+            "authorization": self.default_bearer,
             "apns-topic": TOPIC,
             "apns-push-type": "alert",
             "apns-id": str(uuid.uuid4()),

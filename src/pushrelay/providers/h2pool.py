@@ -2,7 +2,8 @@
 
 A request takes a stream slot on the first connection with one free; a new connection
 is opened only when every open one is full (up to `max_connections`), so the pool grows
-by SETTINGS_MAX_CONCURRENT_STREAMS at a time. With `single_stream_until`, a connection
+by the server's SETTINGS_MAX_CONCURRENT_STREAMS, or by `max_streams_per_connection` when
+that is lower, at a time. With `single_stream_until`, a connection
 carries one request at a time until a response satisfies it: APNs allows one stream on
 a token-authenticated connection until a request with a valid token has been seen, and
 a pool that sends a thousand requests with a bad token on a new connection is not nice.
@@ -31,8 +32,12 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class PoolLimits:
-    max_connections: int = 4
-    max_streams_per_connection: int = 1000
+    max_connections: int = 8
+    max_streams_per_connection: int = 100
+    """Our own cap under the server's limit. Measured against the fake APNs in its own process
+    (500 pushes in flight): one connection carrying all 500 streams made both ends take turns
+    over big batches, about 4,500 pushes/s with each end half idle; five connections of 100
+    overlapped, about 8,000 pushes/s."""
     ping_interval: float = 30.0
     """Ping a connection the server has been silent on for this long."""
     ping_timeout: float = 5.0
