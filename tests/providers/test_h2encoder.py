@@ -9,7 +9,7 @@ from hpack import Decoder, NeverIndexedHeaderTuple
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pushrelay.providers.h2encoder import RequestEncoder
+from pushrelay.providers.h2encoder import CachingEncoder
 
 STABLE = [(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"api.push.apple.com")]
 JWT = (b"authorization", b"bearer " + b"e" * 200)
@@ -27,7 +27,7 @@ def request(path: bytes, *extra: tuple[bytes, bytes]) -> list[tuple[bytes, bytes
 
 def test_repeated_headers_cost_a_byte_each_once_indexed() -> None:
     """A second request with the same repeated headers sends only indexes plus the new path."""
-    encoder, decoder = RequestEncoder(), Decoder()
+    encoder, decoder = CachingEncoder(), Decoder()
     first = encoder.encode(request(b"/3/device/aa"))
     second = encoder.encode(request(b"/3/device/bb"))
     third = encoder.encode(request(b"/3/device/cc"))
@@ -58,7 +58,7 @@ def test_decoder_reads_back_every_request(
     requests: list[tuple[bytes, list[tuple[bytes, bytes]], bool, int | None]],
 ) -> None:
     """RFC 7541: any sequence of requests, table size changes included, decodes to what was encoded."""
-    encoder, decoder = RequestEncoder(), Decoder()
+    encoder, decoder = CachingEncoder(), Decoder()
     for path, extra, new_token, table_size in requests:
         if table_size is not None:
             encoder.header_table_size = table_size

@@ -37,7 +37,7 @@ from h2.exceptions import ProtocolError
 from h2.settings import SettingCodes, Settings
 from hpack import NeverIndexedHeaderTuple
 
-from pushrelay.providers.h2encoder import RequestEncoder
+from pushrelay.providers.h2encoder import CachingEncoder
 
 _WINDOW = 1 << 20
 MAX_RESPONSE_BYTES = 1 << 16
@@ -141,7 +141,7 @@ class H2ClientConnection(asyncio.Protocol):
         )
         # No Huffman coding; and `authorization` stays indexable (h2's normalisation would
         # make it never-indexed), so the JWT crosses the wire once per connection, not per push.
-        self._h2.encoder = RequestEncoder()
+        self._h2.encoder = CachingEncoder()
         self._transport: asyncio.Transport | None = None
         self._settings_received: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pings: dict[bytes, asyncio.Future[None]] = {}

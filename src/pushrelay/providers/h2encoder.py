@@ -1,9 +1,10 @@
-"""HPACK for a client whose requests repeat the same headers: encode once, send the same bytes.
+"""HPACK for header blocks that mostly repeat: encode once, send the same bytes.
 
 A push request carries a handful of headers that are the same every time on a connection
 (method, authority, topic, push type, priority, the provider token) and two that never
 repeat (the path with the device token, the apns-id). `hpack.Encoder` re-encodes every
-header of every request, which was a third of the provider's CPU. This encoder:
+header of every request, which was a third of the provider's CPU. This encoder (used by
+the provider's connections and by the test server's answers):
 
 * encodes never-indexed headers (`hpack.NeverIndexedHeaderTuple`) directly, as literals
   that never enter the dynamic table;
@@ -28,7 +29,7 @@ for _index, (_name, _) in enumerate(HeaderTable.STATIC_TABLE, start=1):
 _MAX_CACHED_RUNS = 64
 
 
-class RequestEncoder(Encoder):
+class CachingEncoder(Encoder):
     """A drop-in `hpack.Encoder` for `h2`; see the module docstring."""
 
     def __init__(self) -> None:

@@ -38,6 +38,7 @@ from typing import Literal, Self
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hpack import NeverIndexedHeaderTuple
 
 from pushrelay.domain import JSON
 from pushrelay.testing import fake_apns_control
@@ -306,7 +307,7 @@ class FakeApns:
         if fault is None or fault.kind == "delay":
             self._deliver(request, apns_id, token, topic)
             self.answers["200"] += 1
-            return Response(200, [("apns-id", apns_id)], delay=latency)
+            return Response(200, [NeverIndexedHeaderTuple(b"apns-id", apns_id.encode())], delay=latency)
         if fault.kind == "error":
             extra = [("retry-after", f"{fault.retry_after:g}")] if fault.retry_after is not None else []
             return self._reject(apns_id, fault.status, fault.reason, fault.timestamp_ms, extra, latency)
@@ -386,7 +387,11 @@ class FakeApns:
         body: dict[str, JSON] = {"reason": reason}
         if timestamp_ms is not None:
             body["timestamp"] = timestamp_ms
-        headers = [("apns-id", apns_id), ("content-type", "application/json"), *(extra or [])]
+        headers: list[tuple[str, str] | tuple[bytes, bytes]] = [
+            NeverIndexedHeaderTuple(b"apns-id", apns_id.encode()),
+            ("content-type", "application/json"),
+            *(extra or []),
+        ]
         return Response(
             status,
             headers,

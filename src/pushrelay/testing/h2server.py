@@ -31,7 +31,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self, TypeAlias, cast
+from typing import Self, TypeAlias, cast
 
 import structlog
 from h2.config import H2Configuration
@@ -47,8 +47,9 @@ from h2.events import (
 )
 from h2.exceptions import ProtocolError
 from h2.settings import SettingCodes, Settings
-from hpack import Encoder
 from hyperframe.frame import GoAwayFrame
+
+from pushrelay.providers.h2encoder import CachingEncoder
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +78,8 @@ class Response:
     """Answer with `status`, `headers` and `body`, after `delay` seconds."""
 
     status: int
-    headers: Sequence[tuple[str, str]] = ()
+    headers: Sequence[tuple[str, str] | tuple[bytes, bytes]] = ()
+    """Plain pairs, or `hpack.NeverIndexedHeaderTuple` for values that never repeat."""
     body: bytes = b""
     delay: float = 0.0
 
@@ -124,13 +126,6 @@ class _H2Connection(H2Connection):
         return len(self.active)
 
 
-class _PlainEncoder(Encoder):
-    """HPACK without Huffman coding: cheaper for the fake and for the client reading it."""
-
-    def encode(self, headers: Any, huffman: bool = False) -> bytes:
-        return super().encode(headers, huffman=False)
-
-
 class ServerConnection(asyncio.Protocol):
     """One client connection: feeds bytes to h2, hands complete requests to the handler."""
 
@@ -146,7 +141,7 @@ class ServerConnection(asyncio.Protocol):
                 normalize_outbound_headers=False,
             )
         )
-        self._h2.encoder = _PlainEncoder()
+        self._h2.encoder = CachingEncoder()  # no Huffman; repeated headers encoded once
         self._transport: asyncio.Transport | None = None
         self._headers: dict[int, list[tuple[bytes, bytes]]] = {}
         self._bodies: dict[int, bytearray] = {}
@@ -331,7 +326,8 @@ class ServerConnection(asyncio.Protocol):
     def _respond(self, stream_id: int, response: Response) -> None:
         if self._transport is None or self._transport.is_closing():
             return
-        headers = [(":status", str(response.status)), *response.headers]
+        headers: list[tuple[str, str] | tuple[bytes, bytes]] = [(":status", str(response.status))]
+        headers += response.headers
         if response.body:
             headers.append(("content-length", str(len(response.body))))
         try:
