@@ -1,14 +1,14 @@
 """The APNs provider: HTTP/2 to `/3/device/<token>`, token (ES256 JWT) or certificate auth.
 
 Why our own HTTP/2 client (`h2pool`, on the `h2` library) rather than httpx or aioapns:
-measured on this project's 2-core machine against `pushrelay.testing.fake_apns` run as
-its own process, httpx 0.28 (`http2=True`, 4 connections, 200 concurrent requests)
-pushed about 940 requests/s, with the fake far from busy (it serves about 6,200/s to
-`h2load`); this provider with `h2pool` pushes about 5,000+/s (figures in the benchmark
-notes of `tests/providers/test_apns_throughput.py`). httpx also has no HTTP/2 PING and
-caps streams per connection at 100 whatever the server allows; aioapns has no
-per-request timeout, polls for a free stream every 10 ms, and mints its own JWT per
-client.
+measured on this project's 2-core machine against `pushrelay.testing.fake_apns` in its own
+process, httpx 0.28 (`http2=True`, 4 connections, 200 concurrent requests) pushed about
+940 requests/s while the fake was far from busy; this provider pushes 4,200 to 8,300/s
+(8,000+ when the machine is otherwise idle, less when neighbours' benchmarks share the two
+cores) at about 100 µs of CPU per push, i.e. about 10,000 pushes per CPU-second
+(`tests/providers/test_apns_throughput.py` measures it). httpx also has no HTTP/2 PING and
+caps streams per connection at 100 whatever the server allows; aioapns has no per-request
+timeout, polls for a free stream every 10 ms, and mints its own JWT per client.
 
 `send` makes one attempt (the Dispatcher retries), except that an ExpiredProviderToken
 answer is retried once with a re-minted token. Requests the provider can refuse itself

@@ -17,6 +17,12 @@ any token, after validation, a number of times or until cleared: an error answer
 500, 503, …), latency, a stall, a GOAWAY or a dropped connection. `deliveries` lists what
 was accepted. Use it in-process (`async with FakeApns() as apns`) or standalone through
 `main()`, which also serves the JSON control API of `fake_apns_control` on a plain-HTTP port.
+
+Capacity, standalone on the 2-core machine: 6,000 to 6,400 token-authenticated pushes/s
+from `h2load -n 60000 -c 4 -m 100` (which Huffman-codes and re-sends the JWT with every
+request; start with `--initial-streams 1000`, as h2load opens streams before reading
+SETTINGS); about 115 µs of CPU per push from pushrelay's own provider, which keeps up
+with it at 8,000+ pushes/s.
 """
 
 from __future__ import annotations
