@@ -356,3 +356,28 @@ async def test_device_tokens_never_reach_the_logs(fake_apns: FakeApns, apns: Apn
         await apns.send(push_to(TOKEN))
     text = repr(logs)
     assert TOKEN not in text and OTHER_TOKEN not in text and "bearer" not in text
+
+
+async def test_server_that_never_sends_settings_times_out_and_the_socket_is_closed(
+    fake_apns: FakeApns, tmp_path: Path
+) -> None:
+    """Every request has a timeout, connecting included; a connection given up on is closed."""
+    closed = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client closes
+        closed.set()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0, ssl=fake_apns.authority.server_ssl_context())
+    port = server.sockets[0].getsockname()[1]
+    settings = token_settings(fake_apns, tmp_path, endpoint=f"https://127.0.0.1:{port}", timeout=0.3)
+    provider = ApnsProvider(settings, tokens=ProviderTokens())
+    try:
+        assert await provider.send(push_to(TOKEN)) == Failed(True, "timeout")
+        async with asyncio.timeout(2):
+            await closed.wait()
+    finally:
+        await provider.aclose()
+        server.close()
+        await server.wait_closed()

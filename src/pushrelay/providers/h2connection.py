@@ -178,6 +178,9 @@ class H2ClientConnection(asyncio.Protocol):
             await asyncio.shield(connection._settings_received)
         except ConnectionLost as exc:
             raise ConnectFailed(str(exc)) from exc
+        except BaseException:  # cancelled (the caller's timeout): do not leak the socket
+            connection.abort()
+            raise
         connection.authority = (host if port == 443 else f"{host}:{port}").encode()
         return connection
 
@@ -209,6 +212,8 @@ class H2ClientConnection(asyncio.Protocol):
                 stream_id, self._request_headers(method, path, headers), end_stream=not body
             )
         except ProtocolError as exc:
+            self.going_away = True
+            self.close()
             raise ConnectionLost(f"cannot open a stream: {exc}") from exc
         future: asyncio.Future[H2Response] = asyncio.get_running_loop().create_future()
         stream = self._streams[stream_id] = _Stream(future, body)  # after: h2 counts open streams
