@@ -172,9 +172,14 @@ class H2Pool:
         try:
             return await waiter
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and (connection := waiter.result()) is not None:
-                connection.reserved -= 1  # handed a slot, but gave up before using it
-                self._dispatch()
+            if waiter.done() and not waiter.cancelled():
+                connection = waiter.result()
+                if connection is not None:
+                    connection.reserved -= 1  # handed a slot, but gave up before using it
+                self._dispatch()  # pass the slot, or the turn to open a connection, on
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)  # so that no dead waiter holds newcomers back
             raise
 
     def _dispatch(self) -> None:
