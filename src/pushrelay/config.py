@@ -281,7 +281,9 @@ class StatusSettings(_Section):
     """`[status]`: the Status push notification server (spec 71 as status-go implements it)."""
 
     enabled: bool = True
-    app: str = Field(default=DEFAULT_APP, description="the [apps.<id>] whose APNs/FCM deliver Status pushes")
+    app: str | None = Field(
+        default=None, description="the [apps.<id>] whose APNs/FCM deliver Status pushes; None = the first app"
+    )
     dedupe_retention: float = Field(
         default=7 * 86400.0, gt=0, description="seconds a notification request id is remembered"
     )
