@@ -173,9 +173,18 @@ class StatusSettings(_Section):
 
 
 class GorushSettings(_Section):
-    """`[gorush]`: the gorush-compatible `POST /api/push`."""
+    """`[gorush]`: the gorush-compatible `POST /api/push`.
+
+    A request carrying `Authorization: Bearer <key>` goes to the app whose `api_key` it is.
+    One without goes to `app`, or to the only configured app; with several apps and no
+    `app`, the key is required.
+    """
 
     enabled: bool = True
+    app: str | None = None
+    max_notifications: int = Field(default=100, gt=0, description="gorush's core.max_notification")
+    max_tokens: int = Field(default=500, gt=0, description="tokens per notification (FCM's limit)")
+    hide_token: bool = Field(default=False, description="mask tokens in the response's logs like gorush")
 
 
 class Settings(_Section):
@@ -191,6 +200,12 @@ class Settings(_Section):
     xmpp: XmppSettings = XmppSettings()
     status: StatusSettings = StatusSettings()
     gorush: GorushSettings = GorushSettings()
+
+    @model_validator(mode="after")
+    def _gorush_app_exists(self) -> Self:
+        if self.gorush.app is not None and self.gorush.app not in self.apps:
+            raise ValueError(f"gorush.app: no app {self.gorush.app!r} in [apps]")
+        return self
 
     @field_validator("apps")
     @classmethod

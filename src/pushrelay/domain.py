@@ -19,7 +19,7 @@ AppId = NewType("AppId", str)
 TokenRef = NewType("TokenRef", bytes)
 """The keyed hash of a device push token. Raw tokens never reach the Store or the logs."""
 
-JSON: TypeAlias = "str | int | float | bool | None | list[JSON] | dict[str, JSON]"
+JSON: TypeAlias = "str | int | float | bool | list[JSON] | dict[str, JSON] | None"
 
 
 class Platform(enum.StrEnum):
@@ -172,3 +172,20 @@ class Provider(Protocol):
     async def send(self, push: Push) -> Outcome: ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Capability:
+    """A secret that lets its holder push to a device or to every device of an account.
+
+    `value` is the secret itself, present only when the protocol asked to keep it (sealed).
+    """
+
+    id: int
+    kind: str
+    app: AppId
+    device_id: int | None
+    account_id: int | None
+    expires_at: datetime | None
+    revoked: bool
+    value: str | None = field(default=None, repr=False)

@@ -139,7 +139,8 @@ class Keyring:
             doc = json.loads(text)
             lookup = base64.b64decode(doc["lookup_key"], validate=True)
             sealing = [
-                SealingKey(int(k["id"]), base64.b64decode(k["key"], validate=True)) for k in doc["sealing_keys"]
+                SealingKey(int(k["id"]), base64.b64decode(k["key"], validate=True))
+                for k in doc["sealing_keys"]
             ]
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError("not a pushrelay key file") from exc
