@@ -22,7 +22,7 @@ from pushrelay.dispatch import Dispatcher, Lane
 from pushrelay.domain import AppId, Platform, Provider
 from pushrelay.errors import ConfigError
 from pushrelay.metrics import Metrics
-from pushrelay.protocols import gorush
+from pushrelay.protocols import chatsecure, gorush
 from pushrelay.providers.sandbox import SandboxDelivery, SandboxProvider
 from pushrelay.relay import Relay
 from pushrelay.secrets import Keyring, load_key_file, write_key_file
@@ -154,6 +154,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     _add_operational_routes(app, runtime)
     if settings.gorush.enabled:
         app.include_router(gorush.router(runtime.relay))
+    if settings.chatsecure.enabled:
+        app.include_router(chatsecure.router(runtime.relay))
+        runtime.services.append(chatsecure.ExpiredTokenPruner(runtime.relay))
     return app
 
 

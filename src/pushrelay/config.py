@@ -123,6 +123,10 @@ class ApnsSettings(_Section):
     endpoint: str | None = None
     ca_file: ExistingFile | None = None
     timeout: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(
+        default=4, gt=0, description="HTTP/2 connections, each with up to 1000 streams"
+    )
+    ping_interval: float = Field(default=30.0, gt=0, description="seconds of silence before a health ping")
 
     @model_validator(mode="after")
     def _one_credential(self) -> Self:
@@ -154,9 +158,36 @@ class AppSettings(_Section):
 
 
 class ChatSecureSettings(_Section):
-    """`[chatsecure]`: the ChatSecure Push API v1."""
+    """`[chatsecure]`: the ChatSecure Push API v1 (docs/chatsecure.md)."""
 
     enabled: bool = True
+    default_app: str | None = Field(
+        default=None, description="app of accounts created without an `app` field; None = the first app"
+    )
+    token_lifetime: float = Field(
+        default=30 * 86400,
+        gt=0,
+        description="seconds a whitelist token lives (SRV DEFAULT_TOKEN_EXPIRY_TIME_S)",
+    )
+    low_priority: Literal["drop", "background"] = Field(
+        default="drop",
+        description="iOS pushes for knocks not marked high: drop (as SRV did) or send in the background",
+    )
+    max_body_bytes: int = Field(default=16_384, gt=0, description="largest request body accepted")
+    page_size: int = Field(default=100, gt=0, description="items per page of a list")
+    knock_rate: float = Field(default=0.5, gt=0, description="knocks per second per whitelist token")
+    knock_burst: int = Field(default=10, gt=0, description="knocks one token may send at once")
+    account_rate: float = Field(
+        default=0.05, gt=0, description="account creations and logins per second per IP"
+    )
+    account_burst: int = Field(default=10, gt=0, description="account creations and logins at once per IP")
+    password_time_cost: int = Field(default=3, gt=0, description="argon2id passes")
+    password_memory_kib: int = Field(default=65_536, ge=8, description="argon2id memory per hash")
+    password_parallelism: int = Field(default=4, gt=0, description="argon2id lanes")
+    password_concurrency: int = Field(default=2, gt=0, description="password hashes computed at once")
+    prune_interval: float = Field(
+        default=86_400, gt=0, description="seconds between prunes of expired tokens"
+    )
 
 
 class XmppSettings(_Section):

@@ -14,6 +14,7 @@ import structlog
 
 from pushrelay.config import Settings
 from pushrelay.secrets import load_key_file, write_key_file
+from pushrelay.store import protocol_tables
 from pushrelay.store.database import Database
 from pushrelay.store.schema import SEALED_COLUMNS
 from pushrelay.store.sql import Store
@@ -23,6 +24,7 @@ BATCH = 500
 
 
 async def rotate_key(settings: Settings) -> int:
+    protocol_tables.load()
     path = settings.secrets.key_file
     keyring = load_key_file(path)
     if len(keyring.key_ids) == 1:
