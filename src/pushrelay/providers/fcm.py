@@ -32,7 +32,7 @@ from pushrelay.domain import Failed, Outcome, Push, Rejected, RejectReason
 from pushrelay.errors import ConfigError
 from pushrelay.providers.fcm_auth import AccessTokenError, AccessTokens, Clock, ServiceAccount
 from pushrelay.providers.fcm_errors import classify, needs_new_access_token
-from pushrelay.providers.fcm_message import MAX_DATA_BYTES, data_size, request_body
+from pushrelay.providers.fcm_message import MAX_DATA_BYTES, data_size, render_message, request_body
 from pushrelay.providers.h2connection import H2Error, H2Response
 from pushrelay.providers.h2pool import H2Pool, PoolLimits
 
@@ -78,10 +78,10 @@ class FcmProvider:
         return self._pool
 
     async def send(self, push: Push) -> Outcome:
-        message = push.message
-        if data_size(message) > MAX_DATA_BYTES:
+        rendered = render_message(push.message, push.target.token, self._wall_clock())
+        if data_size(rendered) > MAX_DATA_BYTES:
             return Rejected(RejectReason.PAYLOAD_TOO_LARGE, "message data exceeds 4096 bytes")
-        body = request_body(message, push.target.token, self._wall_clock())
+        body = request_body(rendered)
         try:
             async with asyncio.timeout(self._timeout):
                 response = await self._send_with_token(body)

@@ -24,10 +24,12 @@ from pushrelay.domain import JSON, Message, Priority, PushType
 MAX_DATA_BYTES = 4096
 """FCM's limit for a message to a token: data keys and values plus notification text."""
 
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
-def request_body(message: Message, token: str, now: float) -> bytes:
-    """The JSON body of `POST /v1/projects/{project}/messages:send` for one device token."""
-    return json.dumps({"message": render_message(message, token, now)}, separators=(",", ":")).encode()
+
+def request_body(rendered: Mapping[str, Any]) -> bytes:
+    """The JSON body of `POST /v1/projects/{project}/messages:send` for a rendered message."""
+    return _JSON.encode({"message": rendered}).encode()
 
 
 def render_message(message: Message, token: str, now: float) -> dict[str, Any]:
@@ -44,16 +46,21 @@ def render_message(message: Message, token: str, now: float) -> dict[str, Any]:
 
 def string_data(data: Mapping[str, JSON]) -> dict[str, str]:
     """FCM data values are strings: keep strings, JSON-encode the rest."""
-    return {
-        key: value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-        for key, value in data.items()
-    }
+    return {key: value if isinstance(value, str) else _JSON.encode(value) for key, value in data.items()}
 
 
-def data_size(message: Message) -> int:
-    """The bytes FCM counts against MAX_DATA_BYTES (before `Message.android` is merged)."""
-    size = sum(len(key.encode()) + len(value.encode()) for key, value in string_data(message.data).items())
-    return size + sum(len(text.encode()) for text in _notification(message).values())
+def data_size(rendered: Mapping[str, Any]) -> int:
+    """The bytes of a rendered message FCM counts against MAX_DATA_BYTES."""
+    size = 0
+    android = rendered.get("android")
+    extra = android.get("data") if isinstance(android, Mapping) else None
+    for data in (rendered.get("data"), extra):
+        if isinstance(data, Mapping):
+            size += sum(len(str(key).encode()) + len(str(value).encode()) for key, value in data.items())
+    notification = rendered.get("notification")
+    if isinstance(notification, Mapping):
+        size += sum(len(str(text).encode()) for text in notification.values())
+    return size
 
 
 def _notification(message: Message) -> dict[str, str]:

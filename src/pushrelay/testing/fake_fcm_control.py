@@ -18,6 +18,7 @@ unless starred), shaped like the fake APNs' (`fake_apns_control`):
     POST   /_fake/oauth/fail {status, error, description, times}   token requests fail (status 0: stall)
     POST   /_fake/oauth/lifetime {seconds*}      `expires_in` of access tokens issued from now on
     POST   /_fake/oauth/expire                   every access token issued so far expires now
+    POST   /_fake/oauth/token                    issue an access token directly (curl, h2load)
     POST   /_fake/reset                          forget faults, deliveries, counts, tokens
 """
 
@@ -128,6 +129,9 @@ def routes(fake: FakeFcm) -> dict[tuple[str, str], Route]:
     def oauth_expire(query: Mapping[str, str], body: dict[str, Any]) -> object:
         return {"expired": fake.expire_access_tokens()}
 
+    def oauth_token(query: Mapping[str, str], body: dict[str, Any]) -> object:
+        return fake.oauth.issue()
+
     def reset(query: Mapping[str, str], body: dict[str, Any]) -> object:
         fake.clear()
         return {"ok": True}
@@ -148,6 +152,7 @@ def routes(fake: FakeFcm) -> dict[tuple[str, str], Route]:
         ("POST", "/_fake/oauth/fail"): oauth_fail,
         ("POST", "/_fake/oauth/lifetime"): oauth_lifetime,
         ("POST", "/_fake/oauth/expire"): oauth_expire,
+        ("POST", "/_fake/oauth/token"): oauth_token,
         ("POST", "/_fake/reset"): reset,
     }
 

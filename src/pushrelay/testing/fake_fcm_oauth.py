@@ -177,7 +177,7 @@ class OAuthServer:
         problem = self._check_assertion(assertion, token_uri)
         if problem is not None:
             return problem
-        return 200, self._issue()
+        return 200, self.issue()
 
     def _check_assertion(self, assertion: str, token_uri: str) -> tuple[int, dict[str, Any]] | None:
         try:
@@ -223,7 +223,8 @@ class OAuthServer:
             return _oauth_error("invalid_scope", "Invalid OAuth scope or ID token audience provided.")
         return None
 
-    def _issue(self) -> dict[str, Any]:
+    def issue(self) -> dict[str, Any]:
+        """Issue an access token without the JWT dance (for curl, h2load and the demo)."""
         now = self._clock()
         self._issued = {token: at for token, at in self._issued.items() if at > now}  # forget expired ones
         token = "ya29.fake-" + secrets.token_urlsafe(48)
