@@ -28,9 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import structlog
 from google.auth import crypt
 from google.auth import jwt as google_jwt
 from google.oauth2 import service_account
+
+log = structlog.get_logger(__name__)
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -148,11 +151,22 @@ class AccessTokens:
                 token, lifetime = await self._request()
             except AccessTokenError as exc:
                 self._remember(exc, now)
+                log.warning(
+                    "access_token.failed",
+                    provider="fcm",
+                    project=self._account.project_id,
+                    detail=exc.detail,
+                    retryable=exc.retryable,
+                    retry_after=exc.retry_after,
+                )
                 raise
             self._token = token
             self._expires_at = now + lifetime
             self._refresh_at = self._expires_at - min(REFRESH_MARGIN, lifetime / 2)
             self._failure, self._delay = None, self._base_delay
+            log.info(
+                "access_token.renewed", provider="fcm", project=self._account.project_id, expires_in=lifetime
+            )
             return token
 
     def _remember(self, failure: AccessTokenError, now: float) -> None:
