@@ -112,9 +112,9 @@ async def test_valid_assertion_gets_a_bearer_access_token(
         ({"aud": "https://oauth2.googleapis.com/token"}, "invalid_grant"),
         ({"scope": "https://www.googleapis.com/auth/cloud-platform"}, "invalid_scope"),
         ({"scope": None}, "invalid_scope"),
-        ({"exp": int(time.time()) + 3601}, "invalid_grant"),
-        ({"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600}, "invalid_grant"),
-        ({"iat": int(time.time()) + 600, "exp": int(time.time()) + 1200}, "invalid_grant"),
+        ({"exp": 3601}, "invalid_grant"),
+        ({"iat": -7200, "exp": -3600}, "invalid_grant"),
+        ({"iat": 600, "exp": 1200}, "invalid_grant"),
     ],
     ids=["unknown-iss", "aud-not-token-uri", "other-scope", "no-scope", "over-an-hour", "expired", "future"],
 )
@@ -122,7 +122,9 @@ async def test_assertion_with_wrong_claims_is_refused(
     client: httpx.AsyncClient, fake: FakeFcm, clock: Clock, claims: dict[str, Any], error: str
 ) -> None:
     """§4.2: iss = client_email, aud = token_uri, scope firebase.messaging, exp ≤ iat + 3600, current."""
-    response = await token_request(client, assertion(fake.service_account, clock(), **claims))
+    now, claims = int(clock()), dict(claims)
+    times = {name: now + claims.pop(name) for name in ("iat", "exp") if name in claims}  # offsets from now
+    response = await token_request(client, assertion(fake.service_account, now, **claims, **times))
     assert (response.status_code, response.json()["error"]) == (400, error)
     assert fake.oauth.issued_count == 0
 
