@@ -43,10 +43,11 @@ def is_retryable(outcome: object) -> bool:
 
 
 async def test_goaway_is_retryable_and_the_next_send_reconnects(fake_fcm: FakeFcm, fcm: FcmProvider) -> None:
-    """§4.2/brief: GOAWAY leaves the push unprocessed: a retryable failure, not a silent resend."""
+    """§4.2/brief: GOAWAY leaves the push unprocessed: a retryable failure (no service fault)."""
     fake_fcm.go_away(TOKEN)
     outcome = await fcm.send(push_to(TOKEN))
-    assert is_retryable(outcome)
+    assert isinstance(outcome, Failed) and outcome.retryable
+    assert not outcome.service_fault  # a graceful GOAWAY is no outage: the breaker ignores it
     assert isinstance(await fcm.send(push_to(TOKEN)), Delivered)
     assert (fake_fcm.answers["goaway"], len(fake_fcm.deliveries_to(TOKEN))) == (1, 1)
 
@@ -112,8 +113,8 @@ async def test_unreachable_endpoint_is_retryable(fake_fcm: FakeFcm, tmp_path: Pa
         outcome = await provider.send(push_to())
     finally:
         await provider.aclose()
-    assert is_retryable(outcome)
-    assert "ConnectFailed" in outcome.detail  # type: ignore[union-attr]  # is_retryable checked Failed
+    assert isinstance(outcome, Failed) and outcome.retryable
+    assert "ConnectFailed" in outcome.detail
 
 
 async def test_untrusted_server_certificate_is_not_accepted(fake_fcm: FakeFcm, tmp_path: Path) -> None:

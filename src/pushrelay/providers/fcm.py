@@ -27,6 +27,7 @@ import time
 from urllib.parse import urlsplit
 
 import httpx
+from h2.errors import ErrorCodes
 
 from pushrelay.config import FcmSettings
 from pushrelay.domain import Failed, Outcome, Push, Rejected, RejectReason
@@ -34,7 +35,7 @@ from pushrelay.errors import ConfigError
 from pushrelay.providers.fcm_auth import AccessTokenError, AccessTokens, Clock, ServiceAccount
 from pushrelay.providers.fcm_errors import classify, needs_new_access_token
 from pushrelay.providers.fcm_message import MAX_DATA_BYTES, data_size, render_message, request_body
-from pushrelay.providers.h2connection import H2Error, H2Response
+from pushrelay.providers.h2connection import GoAwayReceived, H2Error, H2Response
 from pushrelay.providers.h2pool import H2Pool, PoolLimits
 
 FCM_ENDPOINT = "https://fcm.googleapis.com"
@@ -88,6 +89,10 @@ class FcmProvider:
                 response = await self._send_with_token(body)
         except TimeoutError:
             return Failed(True, "timeout")
+        except GoAwayReceived as exc:
+            # Not processed. GOAWAY NO_ERROR is how Google's front ends retire a connection:
+            # nothing is wrong with FCM, so it must not count towards the circuit breaker.
+            return Failed(True, f"GoAwayReceived: {exc}", service_fault=exc.error_code != ErrorCodes.NO_ERROR)
         except H2Error as exc:
             return Failed(True, f"{type(exc).__name__}: {exc}")
         except AccessTokenError as exc:
