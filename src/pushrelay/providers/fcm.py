@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 import httpx
 from h2.errors import ErrorCodes
 
-from pushrelay.config import FcmSettings
-from pushrelay.domain import Failed, Outcome, Push, Rejected, RejectReason
+from pushrelay.config import AppSettings, FcmSettings
+from pushrelay.domain import AppId, Failed, Outcome, Push, Rejected, RejectReason
 from pushrelay.errors import ConfigError
 from pushrelay.providers.fcm_auth import AccessTokenError, AccessTokens, Clock, ServiceAccount
 from pushrelay.providers.fcm_errors import classify, needs_new_access_token
@@ -117,9 +117,10 @@ class FcmProvider:
         return await self._pool.request("POST", self._path, headers, body)
 
 
-def build(settings: FcmSettings) -> FcmProvider:
-    """The provider for one `[apps.<id>.fcm]` block (R6)."""
-    return FcmProvider(settings)
+def build(app: AppId, settings: AppSettings) -> FcmProvider:
+    """The provider for `[apps.<app>.fcm]`: an `app.ProviderFactory` (R6)."""
+    assert settings.fcm is not None, "build only apps with an fcm block"
+    return FcmProvider(settings.fcm, where=f"apps.{app}.fcm")
 
 
 def _service_account(settings: FcmSettings, where: str) -> ServiceAccount:
