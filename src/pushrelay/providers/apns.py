@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from pushrelay.config import ApnsSettings
-from pushrelay.domain import Failed, Outcome, Push, Rejected, RejectReason
+from pushrelay.config import ApnsSettings, AppSettings
+from pushrelay.domain import AppId, Failed, Outcome, Push, Rejected, RejectReason
 from pushrelay.errors import ConfigError
 from pushrelay.providers.apns_errors import classify
 from pushrelay.providers.apns_payload import (
@@ -61,14 +61,17 @@ class ApnsProvider:
         *,
         tokens: ProviderTokens = PROCESS_TOKENS,
         clock: Clock = time.time,
+        where: str = "apns",
     ) -> None:
-        host, port = _origin(settings.endpoint or ENDPOINTS[settings.environment])
+        """`where` names the settings block in configuration errors (`apps.chat.apns`)."""
+        host, port = _origin(settings.endpoint or ENDPOINTS[settings.environment], where)
         self._topic = settings.topic
         self._timeout = settings.timeout
-        self._signer = _signer(settings, tokens, clock)
+        self._signer = _signer(settings, tokens, clock, where)
         limits = PoolLimits(max_connections=settings.max_connections, ping_interval=settings.ping_interval)
         authenticated = _is_authenticated if self._signer is not None else None
-        self._pool = H2Pool(host, port, _ssl_context(settings), limits, single_stream_until=authenticated)
+        context = _ssl_context(settings, where)
+        self._pool = H2Pool(host, port, context, limits, single_stream_until=authenticated)
 
     @property
     def pool(self) -> H2Pool:
@@ -110,41 +113,45 @@ class ApnsProvider:
         return classify(response.status, response.headers, response.body)
 
 
-def build(settings: ApnsSettings) -> ApnsProvider:
-    """The provider for one `[apps.<id>.apns]` block (R6)."""
-    return ApnsProvider(settings)
+def build(app: AppId, settings: AppSettings) -> ApnsProvider:
+    """The provider for `[apps.<app>.apns]` (R6: `app.PROVIDERS` registers it)."""
+    if settings.apns is None:
+        raise ConfigError([f"apps.{app}.apns: not configured"])
+    return ApnsProvider(settings.apns, where=f"apps.{app}.apns")
 
 
 def _is_authenticated(response: H2Response) -> bool:
-    """Any answer but 403 shows APNs accepted the token, so the connection may widen."""
-    return response.status != 403
+    """Any answer but 403 (token refused) and 429 (token updated too often) shows APNs took the token."""
+    return response.status not in (403, 429)
 
 
-def _origin(endpoint: str) -> tuple[str, int]:
+def _origin(endpoint: str, where: str) -> tuple[str, int]:
     url = urlsplit(endpoint)
     if url.scheme != "https" or not url.hostname:
-        raise ConfigError([f"apns.endpoint: expected https://HOST[:PORT], got {endpoint!r}"])
+        raise ConfigError([f"{where}.endpoint: expected https://HOST[:PORT], got {endpoint!r}"])
     return url.hostname, url.port or 443
 
 
-def _signer(settings: ApnsSettings, tokens: ProviderTokens, clock: Clock) -> ProviderTokenSigner | None:
+def _signer(
+    settings: ApnsSettings, tokens: ProviderTokens, clock: Clock, where: str
+) -> ProviderTokenSigner | None:
     if settings.cert_file is not None:
         return None
     assert settings.team_id and settings.key_id and settings.key_file  # ApnsSettings checks this
     try:
         return tokens.signer(settings.team_id, settings.key_id, settings.key_file.read_bytes(), clock)
     except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError([f"apns.key_file: {exc}"]) from None
+        raise ConfigError([f"{where}.key_file: {exc}"]) from None
 
 
-def _ssl_context(settings: ApnsSettings) -> ssl.SSLContext:
+def _ssl_context(settings: ApnsSettings, where: str) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
     context.set_alpn_protocols(["h2"])
     if settings.cert_file is not None:
         try:
             _load_client_certificate(context, settings.cert_file, settings.cert_password)
         except (OSError, ValueError, ssl.SSLError) as exc:
-            raise ConfigError([f"apns.cert_file: {exc}"]) from None
+            raise ConfigError([f"{where}.cert_file: {exc}"]) from None
     return context
 
 

@@ -96,8 +96,8 @@ def request_headers(push: Push, configured_topic: str) -> list[tuple[bytes, byte
         (b"apns-push-type", message.push_type.value.encode()),
         (b"apns-priority", priority(message)),
     ]
-    if message.expiration is not None:
-        headers.append((b"apns-expiration", str(message.expiration).encode()))
+    if message.expiration is not None:  # an instant: rarely the same twice
+        headers.append(NeverIndexedHeaderTuple(b"apns-expiration", str(message.expiration).encode()))
     if message.collapse_id is not None:
         headers.append((b"apns-collapse-id", message.collapse_id.encode()))
     if _is_uuid(push.id):

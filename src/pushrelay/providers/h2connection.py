@@ -17,14 +17,15 @@ import os
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from h2.config import H2Configuration
-from h2.connection import H2Connection
+from h2.connection import ConnectionInputs, H2Connection, H2ConnectionStateMachine
 from h2.errors import ErrorCodes
 from h2.events import (
     ConnectionTerminated,
     DataReceived,
+    Event,
     PingAckReceived,
     RemoteSettingsChanged,
     ResponseReceived,
@@ -35,7 +36,9 @@ from h2.events import (
 from h2.events import StreamReset as StreamResetEvent
 from h2.exceptions import ProtocolError
 from h2.settings import SettingCodes, Settings
-from hpack import Encoder, NeverIndexedHeaderTuple
+from hpack import NeverIndexedHeaderTuple
+
+from pushrelay.providers.h2encoder import RequestEncoder
 
 _WINDOW = 1 << 20
 MAX_RESPONSE_BYTES = 1 << 16
@@ -76,11 +79,16 @@ class H2Response:
     body: bytes
 
 
-class _PlainEncoder(Encoder):
-    """HPACK without Huffman coding: a few more bytes on the wire, much less CPU at both ends."""
+class _GoAwayTolerantStateMachine(H2ConnectionStateMachine):
+    """h2 closes the connection state on receiving GOAWAY and then refuses every later frame,
+    so the answers to streams the GOAWAY still covers would be lost and those pushes retried
+    (delivered twice). RFC 9113 §6.8 says they are still processed: stay open for them; the
+    connection opens no new streams once `going_away` is set."""
 
-    def encode(self, headers: Any, huffman: bool = False) -> bytes:
-        return super().encode(headers, huffman=False)
+    def process_input(self, input_: ConnectionInputs) -> list[Event]:
+        if input_ is ConnectionInputs.RECV_GOAWAY:
+            return []
+        return super().process_input(input_)
 
 
 class _H2Connection(H2Connection):
@@ -93,6 +101,7 @@ class _H2Connection(H2Connection):
 
     def __init__(self, config: H2Configuration, count_open: Callable[[], int]) -> None:
         super().__init__(config)
+        self.state_machine = _GoAwayTolerantStateMachine()
         self._count_open = count_open
         self._new_streams = 0
 
@@ -133,7 +142,7 @@ class H2ClientConnection(asyncio.Protocol):
         )
         # No Huffman coding; and `authorization` stays indexable (h2's normalisation would
         # make it never-indexed), so the JWT crosses the wire once per connection, not per push.
-        self._h2.encoder = _PlainEncoder()
+        self._h2.encoder = RequestEncoder()
         self._transport: asyncio.Transport | None = None
         self._settings_received: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pings: dict[bytes, asyncio.Future[None]] = {}

@@ -36,6 +36,7 @@ class PoolLimits:
     ping_interval: float = 30.0
     """Ping a connection the server has been silent on for this long."""
     ping_timeout: float = 5.0
+    """Close a connection whose PING is not acknowledged in this time (at most `ping_interval`)."""
 
 
 class H2Pool:
@@ -57,7 +58,7 @@ class H2Pool:
         self._connections: list[H2ClientConnection] = []
         self._confirmed: set[H2ClientConnection] = set()
         self._opening = 0
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiters: collections.deque[asyncio.Future[H2ClientConnection | None]] = collections.deque()
         self._maintenance: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -74,10 +75,10 @@ class H2Pool:
             response = await connection.request(method, path, headers, body)
         finally:
             connection.reserved -= 1
-            self._wake_one()
+            self._dispatch()
         if connection not in self._confirmed and self._is_confirmation(response):
             self._confirmed.add(connection)
-            self._wake_all()
+            self._dispatch()
         return response
 
     async def aclose(self) -> None:
@@ -91,9 +92,10 @@ class H2Pool:
         if self._connections:
             await asyncio.wait([c.closed for c in self._connections], timeout=1.0)
         self._connections.clear()
-        self._wake_all()
+        while self._waiters:
+            self._hand_over(None)
 
-    # slots
+    # slots: first come, first served
 
     def _free_slots(self, connection: H2ClientConnection) -> int:
         if not connection.is_usable:
@@ -104,6 +106,13 @@ class H2Pool:
             limit = min(connection.max_streams, self._limits.max_streams_per_connection)
         return limit - connection.reserved
 
+    def _reserve(self) -> H2ClientConnection | None:
+        for connection in self._connections:
+            if self._free_slots(connection) > 0:
+                connection.reserved += 1
+                return connection
+        return None
+
     def _is_confirmation(self, response: H2Response) -> bool:
         return self._single_stream_until is None or self._single_stream_until(response)
 
@@ -111,19 +120,19 @@ class H2Pool:
         while True:
             if self._closed:
                 raise ConnectionLost("the connection pool is closed")
-            for connection in self._connections:
-                if self._free_slots(connection) > 0:
-                    connection.reserved += 1
-                    return connection
+            if not self._waiters and (connection := self._reserve()) is not None:
+                return connection
             if self._may_open():
                 await self._open()
-            else:
-                await self._wait()
+                continue
+            connection = await self._wait()
+            if connection is not None:
+                return connection
 
     def _may_open(self) -> bool:
         """Open one connection at a time, and only once the others have shown their real limit."""
         usable = [c for c in self._connections if c.is_usable]
-        if self._opening or len(usable) >= self._limits.max_connections:
+        if self._closed or self._opening or len(usable) >= self._limits.max_connections:
             return False
         return all(c in self._confirmed for c in usable)
 
@@ -131,46 +140,59 @@ class H2Pool:
         self._opening += 1
         try:
             connection = await H2ClientConnection.open(self._host, self._port, self._ssl_context)
+            if self._closed:
+                connection.close()
+                return
+            connection.on_change.append(lambda: self._on_change(connection))
+            if self._single_stream_until is None:
+                self._confirmed.add(connection)
+            self._connections.append(connection)
+            log.debug("h2pool.connected", host=self._host, connections=len(self._connections))
+            if self._maintenance is None:
+                self._maintenance = asyncio.create_task(self._maintain(), name="h2pool-maintenance")
         finally:
             self._opening -= 1
-            self._wake_all()
-        if self._closed:
-            connection.close()
-            return
-        connection.on_change.append(lambda: self._on_change(connection))
-        if self._single_stream_until is None:
-            self._confirmed.add(connection)
-        self._connections.append(connection)
-        log.debug("h2pool.connected", host=self._host, connections=len(self._connections))
-        if self._maintenance is None:
-            self._maintenance = asyncio.create_task(self._maintain(), name="h2pool-maintenance")
+            self._dispatch()
 
     def _on_change(self, connection: H2ClientConnection) -> None:
         if connection.closed.done() and connection in self._connections:
             self._connections.remove(connection)
             self._confirmed.discard(connection)
-        self._wake_all()
+        self._dispatch()
 
-    async def _wait(self) -> None:
-        waiter = asyncio.get_running_loop().create_future()
+    async def _wait(self) -> H2ClientConnection | None:
+        """Queue for a slot: a connection with one reserved, or None to try again (open one)."""
+        waiter: asyncio.Future[H2ClientConnection | None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            await waiter
-        finally:
-            waiter.cancel()  # no-op once done; a cancelled waiter is skipped by _wake_one
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and (connection := waiter.result()) is not None:
+                connection.reserved -= 1  # handed a slot, but gave up before using it
+                self._dispatch()
+            raise
 
-    def _wake_one(self) -> None:
+    def _dispatch(self) -> None:
+        """Hand free slots to waiters in order; if some still wait and a connection may open, wake one."""
+        while self._waiters:
+            if self._waiters[0].done():
+                self._waiters.popleft()
+                continue
+            connection = self._reserve()
+            if connection is None:
+                break
+            self._hand_over(connection)
+        if self._waiters and self._may_open():
+            self._hand_over(None)
+
+    def _hand_over(self, connection: H2ClientConnection | None) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(connection)
                 return
-
-    def _wake_all(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
+        if connection is not None:
+            connection.reserved -= 1
 
     # health
 
@@ -185,7 +207,7 @@ class H2Pool:
 
     async def _check(self, connection: H2ClientConnection) -> None:
         try:
-            async with asyncio.timeout(self._limits.ping_timeout):
+            async with asyncio.timeout(min(self._limits.ping_timeout, self._limits.ping_interval)):
                 await connection.ping()
         except (TimeoutError, ConnectionLost):
             log.warning("h2pool.ping_failed", host=self._host, in_flight=connection.in_flight)

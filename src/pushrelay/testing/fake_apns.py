@@ -142,6 +142,8 @@ class FakeApns:
         self.answers: collections.Counter[str] = collections.Counter()
         """How often each answer was given: "200", "410 Unregistered", "stall", …"""
         self.faults: list[Fault] = []
+        self.peak_open_streams = 0
+        """The most streams one connection had open at once, as requests completed."""
         self._clock = clock
         self._tokens = ProviderTokenVerifier(clock)
         self._unregistered: dict[str, int] = {}
@@ -278,6 +280,7 @@ class FakeApns:
         self.faults.clear()
         self.deliveries.clear()
         self.answers.clear()
+        self.peak_open_streams = 0
         self._unregistered.clear()
         self._topic_of_token.clear()
 
@@ -292,6 +295,7 @@ class FakeApns:
     # the provider API
 
     def _handle(self, request: Request) -> Reply:
+        self.peak_open_streams = max(self.peak_open_streams, request.open_streams)
         apns_id = request.headers.get("apns-id") or str(uuid.uuid4())
         outcome = self._validate(request)
         if isinstance(outcome, _Refusal):

@@ -68,6 +68,8 @@ class Request:
     body: bytes
     stream_id: int
     connection: ServerConnection = field(repr=False)
+    open_streams: int = 1
+    """Streams open on the connection when this request was complete, itself included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +245,11 @@ class ServerConnection(asyncio.Protocol):
             self._forget(stream_id)
         self._close_if_idle()
 
+    def freeze(self) -> None:
+        """Stop reading from the client: no answers, no PING ACKs, as a hung peer behaves."""
+        if self._transport is not None:
+            self._transport.pause_reading()
+
     def drop(self) -> None:
         """Cut the connection now: no GOAWAY, no answers for streams in flight."""
         if self._transport is not None:
@@ -250,6 +257,11 @@ class ServerConnection(asyncio.Protocol):
 
     @property
     def open_streams(self) -> int:
+        """Streams the client has opened and the server has not finished, stalled ones included."""
+        return len(self._h2.active)
+
+    @property
+    def _answers_due(self) -> int:
         return len(self._tasks) + len(self._timers) + len(self._unsent)
 
     # requests
@@ -378,7 +390,7 @@ class ServerConnection(asyncio.Protocol):
             self._transport.write(data)
 
     def _close_if_idle(self) -> None:
-        if self._going_away and not self.open_streams and self._transport is not None:
+        if self._going_away and not self._answers_due and self._transport is not None:
             self._flush()
             self._transport.close()
 
@@ -403,6 +415,7 @@ def _request(
         body=body,
         stream_id=stream_id,
         connection=connection,
+        open_streams=connection.open_streams,
     )
 
 
