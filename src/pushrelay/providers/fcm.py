@@ -7,8 +7,8 @@ requests, 90 to 200 in flight:
 
     httpx 0.28 (http2=True)      ~1,000 requests/s   ~1 ms of client CPU per request
     a bare h2 client protocol    ~2,400 requests/s   ~0.1 ms of client CPU per request
-    this provider (h2pool)       3,500-7,100 pushes/s to `fake_fcm` in its own process,
-                                 ~120 us of client CPU per push (machine shared, load 2-3)
+    this provider (h2pool)       6,900-7,900 pushes/s to `fake_fcm` in its own process
+                                 (machine shared, load ~1.2), ~120 us of client CPU per push
 
 (`tests/providers/test_fcm_throughput.py` measures the last line.) The token endpoint is
 asked once an hour: httpx is fine there.

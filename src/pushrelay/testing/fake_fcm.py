@@ -19,6 +19,9 @@ short-lived access tokens. `deliveries` lists what was accepted. Use it in-proce
 JSON control API of `fake_fcm_control` on a plain-HTTP port.
 
 Each connection announces 100 concurrent streams (`FCM_MAX_CONCURRENT_STREAMS`).
+Capacity on the project's 2-core machine, one process: about 7,000 sends/s from h2load
+(`-c 4 -m 100`), 7,900/s from our provider; the checks add ~20 µs per request to the
+`h2server` underneath (tests/providers/test_fcm_throughput.py has the figures).
 """
 
 from __future__ import annotations
