@@ -123,6 +123,10 @@ class ApnsSettings(_Section):
     endpoint: str | None = None
     ca_file: ExistingFile | None = None
     timeout: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(
+        default=4, gt=0, description="HTTP/2 connections, each with up to 1000 streams"
+    )
+    ping_interval: float = Field(default=30.0, gt=0, description="seconds of silence before a health ping")
 
     @model_validator(mode="after")
     def _one_credential(self) -> Self:
@@ -139,6 +143,10 @@ class FcmSettings(_Section):
     endpoint: str | None = None
     ca_file: ExistingFile | None = None
     timeout: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(
+        default=8, gt=0, description="HTTP/2 connections, each with up to 100 streams"
+    )
+    ping_interval: float = Field(default=30.0, gt=0, description="seconds of silence before a health ping")
 
 
 class SandboxSettings(_Section):
