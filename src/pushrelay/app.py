@@ -23,6 +23,7 @@ from pushrelay.domain import AppId, Platform, Provider
 from pushrelay.errors import ConfigError
 from pushrelay.metrics import Metrics
 from pushrelay.protocols import chatsecure, gorush, status, xmpp
+from pushrelay.providers import apns, fcm
 from pushrelay.providers import gorush as gorush_forward
 from pushrelay.providers.sandbox import SandboxDelivery, SandboxProvider
 from pushrelay.relay import Relay
@@ -35,8 +36,11 @@ log = structlog.get_logger(__name__)
 
 ProviderFactory = Callable[[AppId, AppSettings], Provider]
 
-PROVIDERS: Final[Mapping[Platform, tuple[str, ProviderFactory]]] = {}
-"""Real providers by platform: (config attribute, factory). Filled in as providers land."""
+PROVIDERS: Final[Mapping[Platform, tuple[str, ProviderFactory]]] = {
+    Platform.APNS: ("apns", apns.build),
+    Platform.FCM: ("fcm", fcm.build),
+}
+"""Real providers by platform: (the `[apps.<id>]` attribute that configures it, its factory)."""
 
 
 class Service(Protocol):

@@ -43,7 +43,7 @@ def free_port() -> int:
 
 def test_help_lists_every_command(tmp_path: Path) -> None:
     out = run(tmp_path, "--help").stdout
-    for command in ("serve", "init", "check-config", "migrate", "rotate-key", "send"):
+    for command in ("serve", "init", "check-config", "migrate", "rotate-key", "send", "fake-apns", "fake-fcm"):
         assert command in out
 
 
