@@ -22,7 +22,9 @@ from pushrelay.dispatch import Dispatcher, Lane
 from pushrelay.domain import AppId, Platform, Provider
 from pushrelay.errors import ConfigError
 from pushrelay.metrics import Metrics
-from pushrelay.protocols import chatsecure, gorush, xmpp
+from pushrelay.protocols import chatsecure, gorush, status, xmpp
+from pushrelay.providers import apns, fcm
+from pushrelay.providers import gorush as gorush_forward
 from pushrelay.providers.sandbox import SandboxDelivery, SandboxProvider
 from pushrelay.relay import Relay
 from pushrelay.secrets import Keyring, load_key_file, write_key_file
@@ -34,8 +36,11 @@ log = structlog.get_logger(__name__)
 
 ProviderFactory = Callable[[AppId, AppSettings], Provider]
 
-PROVIDERS: Final[Mapping[Platform, tuple[str, ProviderFactory]]] = {}
-"""Real providers by platform: (config attribute, factory). Filled in as providers land."""
+PROVIDERS: Final[Mapping[Platform, tuple[str, ProviderFactory]]] = {
+    Platform.APNS: ("apns", apns.build),
+    Platform.FCM: ("fcm", fcm.build),
+}
+"""Real providers by platform: (the `[apps.<id>]` attribute that configures it, its factory)."""
 
 
 class Service(Protocol):
@@ -78,6 +83,7 @@ class Runtime:
         self.store = Store(self.database)
         self.dispatcher = Dispatcher(settings.dispatch, self.metrics)
         self.sandboxes: dict[AppId, SandboxProvider] = {}
+        self._forwarders: dict[AppId, Provider] = {}
         routes = self._build_routes()
         self.relay = Relay(
             settings,
@@ -103,6 +109,11 @@ class Runtime:
     def _provider_for(self, app: AppId, settings: AppSettings, platform: Platform) -> Provider | None:
         if (app, platform) in self._provider_overrides:
             return self._provider_overrides[(app, platform)]
+        if settings.gorush is not None:
+            # One forwarding provider carries both platforms to the external gorush.
+            if app not in self._forwarders:
+                self._forwarders[app] = gorush_forward.build(app, settings.gorush)
+            return self._forwarders[app]
         if platform in PROVIDERS:
             attribute, factory = PROVIDERS[platform]
             if getattr(settings, attribute) is not None:
@@ -159,6 +170,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         runtime.services.append(chatsecure.ExpiredTokenPruner(runtime.relay))
     if settings.xmpp.enabled:
         runtime.services.append(xmpp.build(runtime.relay))
+    if settings.status.enabled:
+        status_service = status.build(runtime.relay)
+        runtime.services.append(status_service)
+        app.include_router(status.router(status_service))
     return app
 
 

@@ -16,6 +16,7 @@ from pushrelay.logs import configure_logging
 from pushrelay.secrets import Keyring, load_key_file, write_key_file
 
 EXIT_CONFIG = 2
+FAKES = ("fake-apns", "fake-fcm")
 EXIT_FAILURE = 1
 
 CONFIG_TEMPLATE = """\
@@ -61,7 +62,12 @@ enabled = true
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in FAKES:
+        # The fakes parse their own options, --help included.
+        args = argparse.Namespace(command=argv[0], args=argv[1:], run=_fake)
+    else:
+        args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_CONFIG
@@ -77,9 +83,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
+class _OneLinePerCommand(argparse.HelpFormatter):
+    """argparse measures the command column before it sees the sub-commands; give it room up front."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=40, width=100)
+        self._action_max_length = 16
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pushrelay", description="A federated, privacy-preserving push relay."
+        prog="pushrelay",
+        description="A federated, privacy-preserving push relay.",
+        formatter_class=_OneLinePerCommand,
     )
     parser.add_argument("--version", action="version", version=f"pushrelay {__version__}")
     parser.set_defaults(command=None)
@@ -105,7 +121,21 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--title")
     send.add_argument("--body", default="Hello from pushrelay")
     send.add_argument("token", help="the device push token")
+    for name, help in (
+        ("fake-apns", "run a spec-faithful fake APNs (tests, demos, the benchmark)"),
+        ("fake-fcm", "run a spec-faithful fake FCM and its OAuth endpoint"),
+    ):
+        fake = commands.add_parser(name, help=help, description=help, add_help=False)
+        fake.add_argument("args", nargs=argparse.REMAINDER, help="see `pushrelay %(prog)s --help`")
+        fake.set_defaults(command=name, run=_fake)
     return parser
+
+
+def _fake(args: argparse.Namespace) -> int:
+    from pushrelay.testing import fake_apns, fake_fcm
+
+    run_fake = fake_apns.main if args.command == "fake-apns" else fake_fcm.main
+    return run_fake(list(args.args))
 
 
 def _load(args: argparse.Namespace) -> Settings:

@@ -143,6 +143,10 @@ class FcmSettings(_Section):
     endpoint: str | None = None
     ca_file: ExistingFile | None = None
     timeout: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(
+        default=8, gt=0, description="HTTP/2 connections, each with up to 100 streams"
+    )
+    ping_interval: float = Field(default=30.0, gt=0, description="seconds of silence before a health ping")
 
 
 class SandboxSettings(_Section):
@@ -285,7 +289,9 @@ class StatusSettings(_Section):
     """`[status]`: the Status push notification server (spec 71 as status-go implements it)."""
 
     enabled: bool = True
-    app: str = Field(default=DEFAULT_APP, description="the [apps.<id>] whose APNs/FCM deliver Status pushes")
+    app: str | None = Field(
+        default=None, description="the [apps.<id>] whose APNs/FCM deliver Status pushes; None = the first app"
+    )
     dedupe_retention: float = Field(
         default=7 * 86400.0, gt=0, description="seconds a notification request id is remembered"
     )

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 import structlog
+from prometheus_client import Counter
 
 from pushrelay.config import DispatchSettings
 from pushrelay.domain import AppId, Delivered, Failed, Outcome, Provider, Push, Rejected
@@ -124,11 +125,13 @@ class Lane:
         self._idle = asyncio.Event()
         self._idle.set()
         labels = {"app": app, "provider": provider.name}
-        self._waiting_gauge = metrics.queue_depth.labels(**labels)
-        self._sending_gauge = metrics.in_flight.labels(**labels)
-        self._breaker_gauge = metrics.breaker_open.labels(**labels)
+        # Gauges are read when /metrics is scraped, so the hot path never touches them.
+        metrics.queue_depth.labels(**labels).set_function(lambda: self.waiting)
+        metrics.in_flight.labels(**labels).set_function(lambda: self._sending)
+        metrics.breaker_open.labels(**labels).set_function(lambda: 1 if self._breaker.is_open else 0)
         self._attempts = metrics.provider_attempts.labels(**labels)
         self._latency = metrics.push_latency.labels(**labels)
+        self._outcome_counters: dict[tuple[str, str], Counter] = {}
 
     @property
     def waiting(self) -> int:
@@ -187,7 +190,6 @@ class Lane:
         outcome: Outcome | None = None
         async with self._slots:
             self._sending += 1
-            self._refresh_gauges()
             try:
                 self._attempts.inc()
                 outcome = await self.provider.send(push)
@@ -195,25 +197,17 @@ class Lane:
             finally:
                 self._sending -= 1
                 self._breaker.record(outcome)
-                self._refresh_gauges()
 
     @contextmanager
     def _counted(self) -> Iterator[None]:
         self._pending += 1
         self._idle.clear()
-        self._refresh_gauges()
         try:
             yield
         finally:
             self._pending -= 1
             if self._pending == 0:
                 self._idle.set()
-            self._refresh_gauges()
-
-    def _refresh_gauges(self) -> None:
-        self._waiting_gauge.set(self.waiting)
-        self._sending_gauge.set(self._sending)
-        self._breaker_gauge.set(1 if self._breaker.is_open else 0)
 
     def _observe(self, outcome: Outcome, seconds: float) -> None:
         match outcome:

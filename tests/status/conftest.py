@@ -18,12 +18,10 @@ import uvicorn
 from pushrelay.app import Runtime, create_app
 from pushrelay.config import Settings, StatusSettings
 from pushrelay.domain import AppId
-from pushrelay.protocols.status.http import router
 from pushrelay.protocols.status.server import StatusServer, load_identity
 from pushrelay.protocols.status.service import StatusService
 from pushrelay.providers.sandbox import SandboxDelivery
 from pushrelay.secrets import Keyring
-from pushrelay.store.status import StatusStore
 from tests.status.client import StatusClient
 from tests.status.memory import MemoryRepository, RecordingPusher
 
@@ -138,10 +136,8 @@ async def serve_asgi(app: Any) -> AsyncIterator[str]:
 async def serve_status(settings: Settings) -> AsyncIterator[StatusApp]:
     """Build the app as app.py will (service in the lifespan, router mounted) and serve it on 127.0.0.1."""
     runtime = Runtime(settings)
-    service = StatusService(runtime.relay, StatusStore(runtime.database), settings.status)
-    runtime.services.append(service)
     app = create_app(settings, runtime)
-    app.include_router(router(service))
+    (service,) = [s for s in runtime.services if isinstance(s, StatusService)]
     async with serve_asgi(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=10) as http:
         yield StatusApp(runtime, service, http)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-PROTOCOL_STORE_MODULES = ("pushrelay.store.chatsecure", "pushrelay.store.xmpp")
+PROTOCOL_STORE_MODULES = ("pushrelay.store.chatsecure", "pushrelay.store.status", "pushrelay.store.xmpp")
 
 
 def load() -> None:

@@ -68,10 +68,11 @@ class StatusService:
         return self._server is not None
 
     async def start(self) -> None:
-        if self.settings.app not in self._relay.settings.apps:
-            raise ConfigError([f"status.app: no [apps.{self.settings.app}] block"])
+        app = self.settings.app or next(iter(self._relay.settings.apps))
+        if app not in self._relay.settings.apps:
+            raise ConfigError([f"status.app: no [apps.{app}] block"])
         identity = await load_identity(self._repository, self._relay.keyring)
-        pusher = RelayPusher(self._relay, AppId(self.settings.app))
+        pusher = RelayPusher(self._relay, AppId(app))
         self._server = StatusServer(identity, self._repository, self._relay.keyring, pusher, self.settings)
         self._pruner = asyncio.create_task(self._prune_forever(), name="status-pruner")
         if self.settings.waku.enabled:
