@@ -19,6 +19,8 @@ from hypothesis import settings as hypothesis_settings
 from pushrelay.app import Runtime, create_app
 from pushrelay.config import Settings
 from pushrelay.relay import Relay
+from pushrelay.testing.fake_apns import FakeApns
+from pushrelay.testing.fake_fcm import FakeFcm
 
 hypothesis_settings.register_profile(
     "pushrelay", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -109,3 +111,55 @@ def pg_url() -> Iterator[str]:
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     yield f"{base}/{name}"
     run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+FAKE_APNS_TOPIC = "org.pushrelay.test"
+FAKE_APNS_TEAM_ID = "TEAM123456"
+FAKE_APNS_KEY_ID = "KEY1234567"
+
+
+@pytest.fixture
+async def fake_apns() -> AsyncIterator[FakeApns]:
+    """The spec-faithful fake APNs on a free loopback port (`pushrelay.testing.fake_apns`)."""
+    async with FakeApns() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def fake_fcm() -> AsyncIterator[FakeFcm]:
+    """The spec-faithful fake FCM and its OAuth endpoint on a free loopback port."""
+    async with FakeFcm() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_providers(tmp_path: Path, fake_apns: FakeApns, fake_fcm: FakeFcm) -> dict[str, Any]:
+    """An `[apps.<id>]` block that delivers to the fakes over real sockets (APNs token auth, FCM OAuth).
+
+    Use it as `settings_factory(apps={"default": fake_providers})`; assert on
+    `fake_apns.deliveries` / `fake_fcm.deliveries`, exactly what a phone would receive.
+    """
+    key_file = tmp_path / f"AuthKey_{FAKE_APNS_KEY_ID}.p8"
+    key_file.write_bytes(
+        fake_apns.new_signing_key(
+            FAKE_APNS_KEY_ID, FAKE_APNS_TEAM_ID, topics=[FAKE_APNS_TOPIC, FAKE_APNS_TOPIC + ".voip"]
+        )
+    )
+    return {
+        "apns": {
+            "topic": FAKE_APNS_TOPIC,
+            "environment": "sandbox",
+            "team_id": FAKE_APNS_TEAM_ID,
+            "key_id": FAKE_APNS_KEY_ID,
+            "key_file": str(key_file),
+            "endpoint": fake_apns.url,
+            "ca_file": str(fake_apns.write_ca_file(tmp_path / "fake-apns-ca.pem")),
+            "timeout": 2.0,
+        },
+        "fcm": {
+            "service_account_file": str(fake_fcm.write_service_account(tmp_path / "service-account.json")),
+            "endpoint": fake_fcm.url,
+            "ca_file": str(fake_fcm.write_ca_file(tmp_path / "fake-fcm-ca.pem")),
+            "timeout": 2.0,
+        },
+    }

@@ -22,7 +22,7 @@ from pushrelay.dispatch import Dispatcher, Lane
 from pushrelay.domain import AppId, Platform, Provider
 from pushrelay.errors import ConfigError
 from pushrelay.metrics import Metrics
-from pushrelay.protocols import chatsecure, gorush, status, xmpp
+from pushrelay.protocols import chatsecure, gorush, status
 from pushrelay.providers import apns, fcm
 from pushrelay.providers import gorush as gorush_forward
 from pushrelay.providers.sandbox import SandboxDelivery, SandboxProvider
@@ -169,6 +169,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         app.include_router(chatsecure.router(runtime.relay))
         runtime.services.append(chatsecure.ExpiredTokenPruner(runtime.relay))
     if settings.xmpp.enabled:
+        from pushrelay.protocols import xmpp  # slixmpp is loaded only when the component runs
+
         runtime.services.append(xmpp.build(runtime.relay))
     if settings.status.enabled:
         status_service = status.build(runtime.relay)

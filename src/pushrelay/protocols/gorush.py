@@ -233,19 +233,36 @@ def _mask(token: str, mark: int = 10) -> str:
     return "*" * mark + token[mark:-mark] + "*" * mark
 
 
-def _failure_log(
-    n: GorushNotification, platform: Platform, token: str, outcome: Outcome, hide: bool
-) -> dict[str, str]:
-    entry = {
-        "type": "failed-push",
-        "platform": PLATFORM_NAMES[platform],
-        "token": _mask(token) if hide else token,
-        "message": n.message or "",
-        "error": getattr(outcome, "detail", "") or type(outcome).__name__,
-    }
-    if n.notif_id:
-        entry["notif_id"] = n.notif_id
-    return entry
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One notification, ready to send.
+
+    Requests become jobs before any push waits, so the parsed request (pydantic models, a few
+    KB per notification) is not held while a lane is busy.
+    """
+
+    platform: Platform
+    tokens: list[str]
+    message: Message
+    text: str
+    notif_id: str | None
+
+    @classmethod
+    def of(cls, n: GorushNotification) -> Job:
+        platform = PLATFORMS[n.platform]
+        return cls(platform, n.tokens, to_message(n, platform), n.message or "", n.notif_id)
+
+    def failure_log(self, token: str, outcome: Outcome, hide: bool) -> dict[str, str]:
+        entry = {
+            "type": "failed-push",
+            "platform": PLATFORM_NAMES[self.platform],
+            "token": _mask(token) if hide else token,
+            "message": self.text,
+            "error": getattr(outcome, "detail", "") or type(outcome).__name__,
+        }
+        if self.notif_id:
+            entry["notif_id"] = self.notif_id
+        return entry
 
 
 class GorushApi:
@@ -275,8 +292,8 @@ class GorushApi:
     async def push(self, request: Request) -> JSONResponse:
         try:
             app = self.app_for(request)
-            parsed = parse_request(await request.body(), self.settings)
-            counts, logs = await self._send_all(app, parsed)
+            jobs = [Job.of(n) for n in parse_request(await request.body(), self.settings).notifications]
+            counts, logs = await self._send_all(app, jobs)
         except GorushError as exc:
             return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.code)
         except Overloaded as exc:
@@ -284,29 +301,28 @@ class GorushApi:
             return JSONResponse({"code": 503, "message": str(exc)}, status_code=503, headers=headers)
         return JSONResponse({"success": "ok", "counts": counts, "logs": logs})
 
-    async def _send_all(self, app: AppId, parsed: GorushRequest) -> tuple[int, list[dict[str, str]]]:
+    async def _send_all(self, app: AppId, jobs: list[Job]) -> tuple[int, list[dict[str, str]]]:
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._send_one(app, n)) for n in parsed.notifications]
+                tasks = [group.create_task(self._send_one(app, job)) for job in jobs]
         except* (Overloaded, GorushError) as failures:
             raise failures.exceptions[0] from None
         logs = [entry for task in tasks for entry in task.result()]
-        counts = sum(len(n.tokens) for n in parsed.notifications)
+        counts = sum(len(job.tokens) for job in jobs)
         self.stats.total_count += counts
         return counts, logs
 
-    async def _send_one(self, app: AppId, n: GorushNotification) -> list[dict[str, str]]:
-        platform = PLATFORMS[n.platform]
+    async def _send_one(self, app: AppId, job: Job) -> list[dict[str, str]]:
         self.stats.submitted_tasks += 1
         try:
-            outcomes = await self.relay.push_to_tokens(app, platform, n.tokens, to_message(n, platform))
+            outcomes = await self.relay.push_to_tokens(app, job.platform, job.tokens, job.message)
         except Refused as exc:
             raise GorushError(400, f"app {app!r} cannot push: {exc.reason.value}") from None
         failures = []
-        for token, outcome in zip(n.tokens, outcomes, strict=True):
-            self.stats.record(platform, outcome)
+        for token, outcome in zip(job.tokens, outcomes, strict=True):
+            self.stats.record(job.platform, outcome)
             if not isinstance(outcome, Delivered):
-                failures.append(_failure_log(n, platform, token, outcome, self.settings.hide_token))
+                failures.append(job.failure_log(token, outcome, self.settings.hide_token))
         if failures:
             self.stats.failure_tasks += 1
         else:

@@ -9,17 +9,16 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import structlog
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 from pushrelay.config import StoreSettings
 from pushrelay.errors import StoreUnavailable
@@ -82,6 +81,9 @@ class Database:
             await conn.run_sync(_upgrade)
 
     async def is_up_to_date(self) -> bool:
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         async with self.engine.connect() as conn:
             current = await conn.run_sync(lambda c: set(MigrationContext.configure(c).get_current_heads()))
         return current == set(ScriptDirectory.from_config(_alembic_config()).get_heads())
@@ -91,6 +93,9 @@ class Database:
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
+    # Alembic is imported only when migrating: it costs ~10 MB of resident memory.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -98,6 +103,8 @@ def _alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
     command.upgrade(_alembic_config(connection), "heads")
 
 
