@@ -60,17 +60,10 @@ def serve(port: int, workdir: Path) -> int:
 
     from pushrelay.app import Runtime, create_app
     from pushrelay.logs import configure_logging
-    from pushrelay.protocols.status.http import router
-    from pushrelay.protocols.status.service import StatusService
-    from pushrelay.store.status import StatusStore
 
     settings = _relay_settings(port, workdir)
     configure_logging(settings.log)
-    runtime = Runtime(settings)
-    service = StatusService(runtime.relay, StatusStore(runtime.database), settings.status)
-    runtime.services.append(service)
-    app = create_app(settings, runtime)
-    app.include_router(router(service))
+    app = create_app(settings, Runtime(settings))  # mounts the Status service and its HTTP binding
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
     return 0
 

@@ -123,6 +123,12 @@ class Relay:
         sealed = self.keyring.seal(DEVICE_TOKEN_LABEL, token)
         await self.store.upsert_device(app, platform, ref, sealed, None, self._now())
 
+    async def revive_token(self, app: AppId, platform: Platform, token: str) -> None:
+        """`mark_token_alive` for protocols that keep their own registrations (Status): only a
+        token the deny list holds costs a Store write, so registering stays one round trip."""
+        if (app, platform, self.token_ref(platform, token)) in self._dead:
+            await self.mark_token_alive(app, platform, token)
+
     async def forget_device(self, device_id: int) -> None:
         await self.store.delete_device(device_id)
 

@@ -22,6 +22,8 @@ from pushrelay.protocols.status.server import StatusServer, load_identity
 from pushrelay.protocols.status.service import StatusService
 from pushrelay.providers.sandbox import SandboxDelivery
 from pushrelay.secrets import Keyring
+from pushrelay.testing.fake_apns import FakeApns
+from tests.conftest import FAKE_APNS_TEAM_ID, FAKE_APNS_TOPIC
 from tests.status.client import StatusClient
 from tests.status.memory import MemoryRepository, RecordingPusher
 
@@ -101,12 +103,13 @@ class StatusApp:
         )
 
 
-def status_settings(tmp_path: Path, **status: Any) -> Settings:
+def status_settings(tmp_path: Path, *, app: dict[str, Any] | None = None, **status: Any) -> Settings:
+    """A relay whose one app, `default`, is `app` (by default: the sandbox provider only)."""
     return Settings.model_validate(
         {
             "store": {"url": f"sqlite+aiosqlite:///{tmp_path}/pushrelay.db", "connect_timeout": 5},
             "secrets": {"key_file": str(tmp_path / "server.key")},
-            "apps": {"default": {"sandbox": {"enabled": True, "capacity": 100_000}}},
+            "apps": {"default": app or {"sandbox": {"enabled": True, "capacity": 100_000}}},
             "status": status,
         }
     )
@@ -145,4 +148,32 @@ async def serve_status(settings: Settings) -> AsyncIterator[StatusApp]:
 @pytest.fixture
 async def status_app(tmp_path: Path) -> AsyncIterator[StatusApp]:
     async with serve_status(status_settings(tmp_path)) as running:
+        yield running
+
+
+# --- delivering to the fake APNs and FCM (tests/conftest.py `fake_providers`)
+
+STATUS_APN_TOPIC = "im.status.ethereum"
+"""The APNs topic Status registrations carry (the test client's default `apn_topic`)."""
+STATUS_KEY_ID = "STATUSKEY1"
+
+
+@pytest.fixture
+def status_providers(tmp_path: Path, fake_providers: dict[str, Any], fake_apns: FakeApns) -> dict[str, Any]:
+    """`fake_providers` without the sandbox, and with an APNs signing key that may push to the
+    Status topic as well as the app's configured one, so a test can tell which of them a push used."""
+    key_file = tmp_path / f"AuthKey_{STATUS_KEY_ID}.p8"
+    key_file.write_bytes(
+        fake_apns.new_signing_key(
+            STATUS_KEY_ID, FAKE_APNS_TEAM_ID, topics=[FAKE_APNS_TOPIC, STATUS_APN_TOPIC]
+        )
+    )
+    apns = {**fake_providers["apns"], "key_id": STATUS_KEY_ID, "key_file": str(key_file)}
+    return {**fake_providers, "apns": apns, "sandbox": {"enabled": False}}
+
+
+@pytest.fixture
+async def status_fakes(tmp_path: Path, status_providers: dict[str, Any]) -> AsyncIterator[StatusApp]:
+    """The Status server delivering to the fake APNs and FCM over TLS and HTTP/2."""
+    async with serve_status(status_settings(tmp_path, app=status_providers)) as running:
         yield running

@@ -81,6 +81,11 @@ class RecordingPusher:
     pushes: list[RecordedPush] = field(default_factory=list)
     outcome: Outcome = field(default_factory=Delivered)
 
+    revived: list[tuple[Platform, str]] = field(default_factory=list)
+
     async def push(self, platform: Platform, token: str, message: Message) -> Outcome:
         self.pushes.append(RecordedPush(platform, token, message))
         return self.outcome
+
+    async def revive(self, platform: Platform, token: str) -> None:
+        self.revived.append((platform, token))

@@ -73,6 +73,9 @@ class ProviderPusher:
             Push(Target(AppId("status"), platform, token, TokenRef(b"")), message)
         )
 
+    async def revive(self, platform: Platform, token: str) -> None:
+        pass
+
 
 async def test_status_requests_become_status_gos_gorush_notifications(
     gorush: tuple[FakeGorush, GorushProvider],

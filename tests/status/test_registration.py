@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from pushrelay.domain import Platform
 from pushrelay.protocols.status import crypto
 from pushrelay.protocols.status.repository import REGISTRATION_LABEL
 from pushrelay.protocols.status.server import StatusServer
@@ -15,6 +16,7 @@ from pushrelay.secrets import Keyring
 from tests.status import wire
 from tests.status.client import (
     ACCESS_TOKEN,
+    FIREBASE_TOKEN,
     MALFORMED,
     REGISTRATION,
     REGISTRATION_RESPONSE,
@@ -25,7 +27,7 @@ from tests.status.client import (
     parse_reply,
     shake256,
 )
-from tests.status.memory import MemoryRepository
+from tests.status.memory import MemoryRepository, RecordingPusher
 
 
 async def register(server: StatusServer, client: StatusClient, **options: object) -> tuple[bool, int]:
@@ -180,6 +182,19 @@ async def test_successful_registration_asks_to_listen_on_the_query_topic(
     reply = await server.handle(alice.register(server.identity.public_key))
     assert reply is not None
     assert crypto.hash_public_key(alice.public_key) == reply.listen_to
+
+
+async def test_registered_device_token_is_revived_and_a_refused_or_unregister_one_is_not(
+    server: StatusServer, alice: StatusClient, pusher: RecordingPusher
+) -> None:
+    """docs/status.md divergence 2: a token registered again is pushed again even if a provider
+    called it dead; a replayed (refused) registration or an unregister revives nothing."""
+    envelope = alice.register(server.identity.public_key, version=1, device_token="t1")
+    assert (await server.handle(envelope)) is not None
+    assert await register(server, alice, version=2, token_type=FIREBASE_TOKEN, device_token="t2") == (True, 0)
+    await server.handle(envelope)  # replayed: VERSION_MISMATCH
+    assert await register(server, alice, version=3, unregister=True, access_token="", grant=b"") == (True, 0)
+    assert pusher.revived == [(Platform.APNS, "t1"), (Platform.FCM, "t2")]
 
 
 async def test_stored_registration_holds_no_token_in_the_clear(

@@ -39,6 +39,10 @@ class Pusher(Protocol):
 
     async def push(self, platform: Platform, token: str, message: Message) -> Outcome: ...
 
+    async def revive(self, platform: Platform, token: str) -> None:
+        """A client registered `token` again: pushes to it go out again even if it was known dead."""
+        ...
+
 
 @dataclass(slots=True)
 class _Send:

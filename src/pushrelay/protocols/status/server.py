@@ -18,13 +18,14 @@ from google.protobuf.message import DecodeError
 
 from pushrelay.config import StatusSettings
 from pushrelay.errors import BadRequest, StoreUnavailable
-from pushrelay.protocols.status import crypto, notifications, registration
+from pushrelay.protocols.status import crypto, notifications, payload, registration
 from pushrelay.protocols.status.envelope import Envelope, MessageType, unwrap, wrap
 from pushrelay.protocols.status.notifications import Pusher
 from pushrelay.protocols.status.proto.push_notifications_pb2 import (
     PushNotificationQuery,
     PushNotificationQueryInfo,
     PushNotificationQueryResponse,
+    PushNotificationRegistration,
     PushNotificationRegistrationResponse,
     PushNotificationRequest,
 )
@@ -112,12 +113,13 @@ class StatusServer:
         response = PushNotificationRegistrationResponse(request_id=crypto.shake256(envelope.payload))
         hashed_key = crypto.hash_public_key(envelope.sender)
         try:
-            await self._validate_and_save(envelope, hashed_key)
+            saved = await self._validate_and_save(envelope, hashed_key)
         except RegistrationRejected as rejected:
             log.info("status.registration_rejected", error=rejected.error, why=rejected.why)
             response.error = rejected.error
         else:
             response.success = True
+            await self._revive_token(saved)
         return self._reply(
             envelope,
             response.SerializeToString(),
@@ -125,7 +127,7 @@ class StatusServer:
             listen_to=hashed_key if response.success else None,
         )
 
-    async def _validate_and_save(self, envelope: Envelope, hashed_key: bytes) -> None:
+    async def _validate_and_save(self, envelope: Envelope, hashed_key: bytes) -> PushNotificationRegistration:
         """status-go's order, with one store round trip when all is well: the conditional save
         is the version check (step 6), and the stored version is read only when a field check
         (step 8) fails, since then a version error must win, as it would in status-go."""
@@ -142,6 +144,19 @@ class StatusServer:
                 raise RegistrationRejected(registration.VERSION_MISMATCH, "version not above the stored one")
         except StoreUnavailable as exc:
             raise RegistrationRejected(registration.INTERNAL_ERROR, "store unavailable") from exc
+        return opened
+
+    async def _revive_token(self, saved: PushNotificationRegistration) -> None:
+        """A device token registered again is alive again, even if a provider once called it dead
+        (APNs: a token registered after its 410 timestamp is valid). Only after the save, so a
+        replayed old registration, refused as VERSION_MISMATCH, revives nothing."""
+        platform = payload.PLATFORMS.get(saved.token_type)
+        if saved.unregister or platform is None:
+            return
+        try:
+            await self._pusher.revive(platform, saved.device_token)
+        except StoreUnavailable:  # the registration is saved; the token stays dead until the next one
+            log.warning("status.revive_failed", error="StoreUnavailable")
 
     async def _query(self, envelope: Envelope) -> Reply:
         query = _parse(PushNotificationQuery, envelope.payload)

@@ -41,6 +41,9 @@ class RelayPusher:
         (outcome,) = await self._relay.push_to_tokens(self._app, platform, [token], message)
         return outcome
 
+    async def revive(self, platform: Platform, token: str) -> None:
+        await self._relay.revive_token(self._app, platform, token)
+
 
 class StatusService:
     def __init__(self, relay: Relay, repository: StatusRepository, settings: StatusSettings) -> None:
