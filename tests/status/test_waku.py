@@ -14,20 +14,28 @@ from typing import Any
 import pytest
 
 from pushrelay.protocols.status import waku_payload
+from pushrelay.testing.fake_apns import FakeApns
+from pushrelay.testing.fake_fcm import FakeFcm
 from pushrelay.testing.fake_nwaku import FakeNwaku, running
+from tests.status import received, wire
 from tests.status import waku_client as waku
-from tests.status import wire
 from tests.status.client import (
+    APN_TOKEN,
+    FIREBASE_TOKEN,
     QUERY_RESPONSE,
     REGISTRATION_RESPONSE,
     RESPONSE,
     Notification,
     StatusClient,
+    new_installation_id,
     parse_reply,
+    verify_grant,
 )
-from tests.status.conftest import StatusApp, serve_status, status_settings
+from tests.status.conftest import STATUS_APN_TOPIC, StatusApp, serve_status, status_settings
 
 PUBSUB = "/waku/2/rs/16/32"
+APNS_DEVICE = "b2" * 32
+FCM_DEVICE = "fcm-registration-token-waku-0001"
 
 
 async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
@@ -74,6 +82,68 @@ async def register(
     reply, signer = reply_to(node, client)
     assert signer == server_key
     return reply
+
+
+@pytest.fixture
+async def waku_fakes(
+    tmp_path: Path, node: FakeNwaku, status_providers: dict[str, Any]
+) -> AsyncIterator[StatusApp]:
+    """The Waku binding, delivering to the fake APNs and FCM (tests/status/conftest.py)."""
+    waku_settings = {"enabled": True, "rest_url": node.url, "poll_interval": 0.02}
+    async with serve_status(status_settings(tmp_path, app=status_providers, waku=waku_settings)) as app:
+        await until(lambda: PUBSUB in node.subscriptions)
+        yield app
+
+
+async def waku_register_query_notify(
+    app: StatusApp, node: FakeNwaku, token_type: int, device_token: str
+) -> StatusClient:
+    """§1.4-§1.7 over Waku: Alice registers on the personal topic, a sender queries her public chat
+    and notifies her once of each type on the partitioned topic, from ephemeral keys."""
+    alice, installation = StatusClient(), new_installation_id()
+    options = {"token_type": token_type, "device_token": device_token, "installation_id": installation}
+    reply = await register(
+        app, node, alice, apn_topic=STATUS_APN_TOPIC, mention_chats=received.MENTION_CHATS, **options
+    )
+    assert wire.first_int(reply.fields, 1) == 1
+    server_key = app.service.server.identity.public_key
+    querier, chat = StatusClient(), waku.query_chat(alice.public_key)
+    before = len(node.published)
+    query = waku.symmetric_encrypt(chat, waku.v1(querier.query(alice.public_key), querier))
+    node.inject(PUBSUB, waku.message(waku.topic(chat), query))
+    await until(lambda: len(node.published) > before)
+    answer, _ = reply_to(node, querier)
+    (info,) = (wire.decode(raw) for raw in wire.all_bytes(answer.fields, 1))
+    token = wire.first_bytes(info, 1).decode()
+    assert verify_grant(alice.public_key, server_key, token, wire.first_bytes(info, 5))
+    sender = StatusClient()
+    items = received.one_of_each_type(alice.public_key, access_token=token, installation_id=installation)
+    before = len(node.published)
+    request = sender.notify(b"m" * 32, *items)
+    node.inject(PUBSUB, waku.private(sender, server_key, request, on=waku.partitioned_topic(server_key)))
+    await until(lambda: len(node.published) > before)
+    response, _ = reply_to(node, sender)
+    assert response.type == RESPONSE
+    reports = [wire.decode(raw) for raw in wire.all_bytes(response.fields, 2)]
+    assert [wire.first_int(r, 1) for r in reports] == [1, 1, 1]
+    return alice
+
+
+async def test_waku_flow_ends_at_apns_with_the_gorush_payload(
+    waku_fakes: StatusApp, node: FakeNwaku, fake_apns: FakeApns
+) -> None:
+    """§1.8/§2.1 over Waku: the phone gets exactly what gorush sends it, on the registration's topic."""
+    alice = await waku_register_query_notify(waku_fakes, node, APN_TOKEN, APNS_DEVICE)
+    assert received.apns_payloads(fake_apns, APNS_DEVICE) == received.expected_apns(alice.public_key)
+    assert {d.topic for d in fake_apns.deliveries_to(APNS_DEVICE)} == {STATUS_APN_TOPIC}
+
+
+async def test_waku_flow_ends_at_fcm_with_the_gorush_notification(
+    waku_fakes: StatusApp, node: FakeNwaku, fake_fcm: FakeFcm
+) -> None:
+    """§2.1 over Waku: `notification.body` and string data, no topic."""
+    alice = await waku_register_query_notify(waku_fakes, node, FIREBASE_TOKEN, FCM_DEVICE)
+    assert received.fcm_messages(fake_fcm, FCM_DEVICE) == received.expected_fcm(alice.public_key, FCM_DEVICE)
 
 
 async def test_binding_subscribes_the_node_to_the_pubsub_topic(waku_app: StatusApp, node: FakeNwaku) -> None:
