@@ -162,6 +162,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
+    if settings.status.enabled:
+        # First in the routing table: routes are matched in order, and POST /status/v1/messages
+        # is the busiest one (each Status message is a request; docs/status.md, Benchmark).
+        status_service = status.build(runtime.relay)
+        runtime.services.append(status_service)
+        app.include_router(status.router(status_service))
     _add_operational_routes(app, runtime)
     if settings.gorush.enabled:
         app.include_router(gorush.router(runtime.relay))
@@ -172,10 +178,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         from pushrelay.protocols import xmpp  # slixmpp is loaded only when the component runs
 
         runtime.services.append(xmpp.build(runtime.relay))
-    if settings.status.enabled:
-        status_service = status.build(runtime.relay)
-        runtime.services.append(status_service)
-        app.include_router(status.router(status_service))
     return app
 
 

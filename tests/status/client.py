@@ -95,10 +95,14 @@ class StatusClient:
         self.key = coincurve.PrivateKey(secret) if secret else coincurve.PrivateKey()
         self.public_key = self.key.public_key.format(compressed=True)
         self.uncompressed = self.key.public_key.format(compressed=False)
-        self._ecdh_key = ec.derive_private_key(int.from_bytes(self.key.secret, "big"), ec.SECP256K1())
+        self._ecdh_key: ec.EllipticCurvePrivateKey | None = None
 
     def shared_key(self, peer_public_key: bytes) -> bytes:
         """ECDH, x coordinate only, through `cryptography` (§1.3)."""
+        if (
+            self._ecdh_key is None
+        ):  # derived on first use: it costs a millisecond, and most keys never need it
+            self._ecdh_key = ec.derive_private_key(int.from_bytes(self.key.secret, "big"), ec.SECP256K1())
         peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), peer_public_key)
         return self._ecdh_key.exchange(ec.ECDH(), peer)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 
 from pushrelay.protocols.status import crypto
 from tests.status import wire
 from tests.status.client import REGISTRATION_RESPONSE, StatusClient, parse_reply
-from tests.status.conftest import StatusApp
+from tests.status.conftest import StatusApp, serve_status, status_settings
 
 
 async def test_identity_is_the_compressed_key_in_0x_hex(status_app: StatusApp) -> None:
@@ -19,13 +22,9 @@ async def test_identity_is_the_compressed_key_in_0x_hex(status_app: StatusApp) -
     assert bytes.fromhex(value[2:]) == status_app.service.server.identity.public_key
 
 
-async def test_identity_survives_a_restart(tmp_path: object) -> None:
+async def test_identity_survives_a_restart(tmp_path: Path) -> None:
     """§1.9: the identity is generated once and stored (sealed); a restart keeps it."""
-    from pathlib import Path
-
-    from tests.status.conftest import serve_status, status_settings
-
-    settings = status_settings(Path(str(tmp_path)))
+    settings = status_settings(tmp_path)
     async with serve_status(settings) as first:
         key = await first.identity()
     async with serve_status(settings) as second:
@@ -72,9 +71,45 @@ async def test_other_content_type_is_415(status_app: StatusApp) -> None:
 
 
 async def test_oversized_body_is_413(status_app: StatusApp) -> None:
-    """status-http.md: 413 over the size limit (`status.max_message_bytes`)."""
+    """status-http.md: 413 over the size limit (`status.max_message_bytes`), by Content-Length."""
     response = await status_app.post(b"\0" * 70_000)
-    assert response.status_code == 413
+    assert (response.status_code, response.json()) == (413, {"error": "envelope over 65536 bytes"})
+
+
+async def test_streamed_body_over_the_envelope_limit_is_413(tmp_path: Path) -> None:
+    """status-http.md: 413 also for a body sent without a length that grows past the limit."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(4):
+            yield b"\0" * 400
+
+    async with serve_status(status_settings(tmp_path, max_message_bytes=1000)) as app:
+        response = await app.http.post(
+            "/status/v1/messages", content=chunks(), headers={"content-type": "application/octet-stream"}
+        )
+        assert "content-length" not in response.request.headers
+        assert (response.status_code, response.json()) == (413, {"error": "envelope over 1000 bytes"})
+
+
+async def test_content_type_parameters_are_ignored(status_app: StatusApp) -> None:
+    """status-http.md: the media type is what counts; `; charset=…` and case do not."""
+    envelope = StatusClient().register(await status_app.identity())
+    response = await status_app.http.post(
+        "/status/v1/messages", content=envelope, headers={"content-type": "Application/Octet-Stream; x=y"}
+    )
+    assert response.status_code == 200
+
+
+async def test_other_methods_are_405(status_app: StatusApp) -> None:
+    """status-http.md: messages are POSTed."""
+    assert (await status_app.http.get("/status/v1/messages")).status_code == 405
+
+
+async def test_requests_are_counted_by_route_template(status_app: StatusApp) -> None:
+    """operations: request metrics carry the route template, like every other route's."""
+    await status_app.post(StatusClient().notify(b""))
+    metrics = (await status_app.http.get("/metrics")).text
+    assert 'pushrelay_http_requests_total{route="/status/v1/messages",status="204"} 1.0' in metrics
 
 
 async def test_store_rows_hold_no_secret_in_the_clear(status_app: StatusApp) -> None:

@@ -67,13 +67,23 @@ def hash_chat_id(chat_id: str) -> bytes:
 
 def recover(digest: bytes, signature: bytes) -> bytes:
     """The compressed public key that made `signature` over the 32-byte `digest`."""
+    return _recover(digest, signature).format(compressed=True)
+
+
+def recover_both(digest: bytes, signature: bytes) -> tuple[bytes, bytes]:
+    """`recover`, plus the same key uncompressed (65 bytes), without parsing it a second time."""
+    key = _recover(digest, signature)
+    return key.format(compressed=True), key.format(compressed=False)
+
+
+def _recover(digest: bytes, signature: bytes) -> coincurve.PublicKey:
+    """libsecp256k1's `secp256k1_ecdsa_recover` through coincurve, on the digest as given (no hasher)."""
     if len(signature) != SIGNATURE_BYTES or signature[64] > 1:
         raise CryptoError("a signature is 65 bytes R || S || V with V in {0, 1}")
     try:
-        key = coincurve.PublicKey.from_signature_and_message(signature, digest, hasher=None)
+        return coincurve.PublicKey.from_signature_and_message(signature, digest, hasher=None)
     except ValueError as exc:
         raise CryptoError("signature does not recover a public key") from exc
-    return key.format(compressed=True)
 
 
 def is_signed_by(digest: bytes, signature: bytes, public_key: bytes) -> bool:

@@ -59,14 +59,10 @@ def unwrap(data: bytes) -> Envelope:
         message.ParseFromString(data)
     except DecodeError as exc:
         raise BadRequest("not an ApplicationMetadataMessage") from exc
-    sender = crypto.recover(crypto.keccak256(message.payload), message.signature)
+    sender, uncompressed = crypto.recover_both(crypto.keccak256(message.payload), message.signature)
     return Envelope(
         type=message.type,
         payload=message.payload,
         sender=sender,
-        message_id=message_id(sender, data),
+        message_id=crypto.keccak256(uncompressed + data),
     )
-
-
-def message_id(sender: bytes, envelope: bytes) -> bytes:
-    return crypto.keccak256(crypto.uncompress(sender) + envelope)

@@ -78,7 +78,9 @@ async def answer(
         report = await _report(notification, registry, sends)
         if report is not None:
             reports.append(report)
-    if sends:
+    if len(sends) == 1:  # the usual request: one item, no task group needed
+        await _deliver(sends[0], registry, pusher)
+    elif sends:
         async with asyncio.TaskGroup() as group:
             for send in sends:
                 group.create_task(_deliver(send, registry, pusher))

@@ -59,6 +59,7 @@ class StatusService:
             ["type", "result"],
             registry=relay.metrics.registry,
         )
+        self._counters: dict[tuple[str, str], Counter] = {}
 
     @property
     def server(self) -> StatusServer:
@@ -100,13 +101,22 @@ class StatusService:
         try:
             reply = await self.server.handle(data)
         except BadRequest:
-            self._messages.labels(type="invalid", result="bad_request").inc()
+            self._count("invalid", "bad_request")
             raise
         if reply is not None and reply.listen_to is not None and self._waku is not None:
             self._waku.listen_to_queries(reply.listen_to)  # whichever binding the registration came by
-        kind = "none" if reply is None else ANSWERED[reply.type]
-        self._messages.labels(type=kind, result="replied" if reply else "silent").inc()
+        if reply is None:
+            self._count("none", "silent")
+        else:
+            self._count(ANSWERED[reply.type], "replied")
         return reply
+
+    def _count(self, kind: str, result: str) -> None:
+        """Count one message; the labelled counters are looked up once, not on every message."""
+        counter = self._counters.get((kind, result))
+        if counter is None:
+            counter = self._counters[(kind, result)] = self._messages.labels(type=kind, result=result)
+        counter.inc()
 
     async def _prune_forever(self) -> None:
         while True:
