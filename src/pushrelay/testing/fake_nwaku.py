@@ -117,7 +117,7 @@ async def running(fake: FakeNwaku | None = None) -> AsyncIterator[FakeNwaku]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     fake.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(fake.app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(fake.app, log_config=None, access_log=False, lifespan="off"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
