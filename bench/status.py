@@ -56,16 +56,14 @@ def main() -> int:
 
 
 def serve(port: int, workdir: Path) -> int:
-    import uvicorn
-
-    from pushrelay.app import Runtime, create_app
+    """The relay as `pushrelay serve` runs it: app.py's app (which mounts the Status service and
+    its HTTP binding) under pushrelay.server's uvicorn configuration."""
+    from pushrelay import server
     from pushrelay.logs import configure_logging
 
     settings = _relay_settings(port, workdir)
     configure_logging(settings.log)
-    app = create_app(settings, Runtime(settings))  # mounts the Status service and its HTTP binding
-    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
-    return 0
+    return server.serve(settings)
 
 
 def _relay_settings(port: int, workdir: Path) -> Any:

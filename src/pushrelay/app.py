@@ -30,6 +30,7 @@ from pushrelay.relay import Relay
 from pushrelay.secrets import Keyring, load_key_file, write_key_file
 from pushrelay.store.database import Database
 from pushrelay.store.sql import Store
+from pushrelay.web.direct import FastAPIWithDirectRoutes
 from pushrelay.web.middleware import BodyLimitMiddleware, MetricsMiddleware
 
 log = structlog.get_logger(__name__)
@@ -158,16 +159,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title="pushrelay", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPIWithDirectRoutes(
+        title="pushrelay", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.runtime = runtime
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
-    if settings.status.enabled:
-        # First in the routing table: routes are matched in order, and POST /status/v1/messages
-        # is the busiest one (each Status message is a request; docs/status.md, Benchmark).
-        status_service = status.build(runtime.relay)
-        runtime.services.append(status_service)
-        app.include_router(status.router(status_service))
     _add_operational_routes(app, runtime)
     if settings.gorush.enabled:
         app.include_router(gorush.router(runtime.relay))
@@ -178,6 +175,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         from pushrelay.protocols import xmpp  # slixmpp is loaded only when the component runs
 
         runtime.services.append(xmpp.build(runtime.relay))
+    if settings.status.enabled:
+        status_service = status.build(runtime.relay)
+        runtime.services.append(status_service)
+        app.include_router(status.router(status_service))
+        # Every Status message is one request here: past FastAPI's layers (web/direct.py).
+        messages = status.MessagesEndpoint(status_service)
+        app.add_direct_route("POST", messages.path, messages)
     return app
 
 

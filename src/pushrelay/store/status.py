@@ -124,6 +124,9 @@ class StatusStore:
         )
         self._remember_statement = _remember_statement(self._insert(status_seen_messages))
         self._upsert_statement = _upsert_statement(self._insert(status_registrations))
+        self._lookup_statement = sa.select(status_registrations).where(
+            status_registrations.c.key_ref.in_(sa.bindparam("key_refs", expanding=True))
+        )
         # Concurrent calls share one statement and one commit (group commit).
         self._saves = Batches(self._save_batch)
         self._lookups = Batches(self._lookup_batch)
@@ -189,11 +192,13 @@ class StatusStore:
         return await self._lookups.submit((key_ref, installation_id))
 
     async def _lookup_batch(self, keys: list[tuple[bytes, str]]) -> list[StoredRegistration | None]:
-        query = sa.select(status_registrations).where(
-            status_registrations.c.key_ref.in_({key_ref for key_ref, _ in keys})
-        )
+        """One SELECT for the batch; the statement is built once (an expanding IN), not per batch."""
+        key_refs = list({key_ref for key_ref, _ in keys})
         async with self._reader.connect() as conn:
-            found = [_registration(row) for row in await conn.execute(query)]
+            found = [
+                _registration(row)
+                for row in await conn.execute(self._lookup_statement, {"key_refs": key_refs})
+            ]
         by_key = {(r.key_ref, r.installation_id): r for r in found}
         return [by_key.get(key) for key in keys]
 

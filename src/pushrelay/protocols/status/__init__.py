@@ -1,17 +1,18 @@
 """The Status push notification server (spec 71 as status-go implements it); see docs/status.md.
 
 `build(relay)` returns the service the app's lifespan starts and stops (identity, pruning,
-the Waku binding when `[status.waku] enabled`); `router(service)` is its HTTP binding.
+the Waku binding when `[status.waku] enabled`); `router(service)` is its HTTP binding, whose
+busy `POST /status/v1/messages` app.py also serves directly (`MessagesEndpoint`).
 """
 
 from __future__ import annotations
 
 from pushrelay.relay import Relay
 
-from .http import router
+from .http import MessagesEndpoint, router
 from .service import StatusService
 
-__all__ = ["StatusService", "build", "router"]
+__all__ = ["MessagesEndpoint", "StatusService", "build", "router"]
 
 
 def build(relay: Relay) -> StatusService:
