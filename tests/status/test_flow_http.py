@@ -12,6 +12,7 @@ import pytest
 
 from pushrelay.testing.fake_apns import FakeApns
 from pushrelay.testing.fake_fcm import FakeFcm
+from tests.conftest import FAKE_APNS_TOPIC
 from tests.status import received, wire
 from tests.status.client import (
     APN_TOKEN,
@@ -48,6 +49,18 @@ async def test_fcm_receives_the_gorush_notification_and_string_data(
     """§2.1: `notification.body` and the data as strings; the APN topic is not sent to FCM (§1.8)."""
     alice = await register_query_notify(status_fakes, FIREBASE_TOKEN, FCM_DEVICE)
     assert received.fcm_messages(fake_fcm, FCM_DEVICE) == received.expected_fcm(alice.public_key, FCM_DEVICE)
+
+
+async def test_registration_without_apn_topic_is_pushed_on_the_apps_topic(
+    status_fakes: StatusApp, fake_apns: FakeApns
+) -> None:
+    """docs/status.md divergence 8: status-go would send gorush an empty topic, which APNs refuses
+    (MissingTopic) under token auth; here the app's configured topic is used."""
+    alice = StatusClient()
+    await register(status_fakes, alice, device_token=APNS_DEVICE, apn_topic="")
+    assert await notify(status_fakes, Notification(alice.public_key)) == [(True, 0)]
+    (delivery,) = fake_apns.deliveries_to(APNS_DEVICE)
+    assert delivery.topic == FAKE_APNS_TOPIC
 
 
 @pytest.mark.parametrize("token_type", [APN_TOKEN, FIREBASE_TOKEN], ids=["apns", "fcm"])
