@@ -251,6 +251,7 @@ def scenario_apns_stalled(bench: Bench, rate: float) -> dict[str, Any]:
     """APNs stops answering with 10,000 pushes queued; FCM keeps flowing at 1,000/s and must not slow down."""
     bench.apns.post("/_fake/stall", {})
     sampler = processes.MemorySampler(bench.relay_pid)
+    rss_idle = sampler.rss_mb
     stalled = processes.loadgen(
         *loadgen_args(
             bench, rate=5000, platform_id=1, seconds=2, batch=100, max_in_flight=200, request_timeout=120
@@ -274,6 +275,7 @@ def scenario_apns_stalled(bench: Bench, rate: float) -> dict[str, Any]:
             "p99.9": percentile(fcm_lat, 0.999),
         },
         queued_apns=10_000,
+        relay_rss_mb_idle=round(rss_idle, 1),
         relay_rss_mb_with_apns_queue=round(rss_with_queue, 1),
         relay_peak_rss_mb=round(peak, 1),
         stalled_apns_outcome=apns_tally,

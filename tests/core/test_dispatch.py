@@ -167,3 +167,13 @@ async def test_drain_waits_for_accepted_pushes() -> None:
     await asyncio.sleep(0)
     assert await dispatcher.drain(within=1.0)
     assert task.done() and task.result() == Delivered()
+
+
+async def test_pushes_queued_behind_a_failing_provider_do_not_reach_it_once_the_breaker_opens() -> None:
+    """The breaker is checked when a push gets its slot, not only when it arrives (issue 3: breaker)."""
+    provider = ScriptedProvider("p", default=Failed(True, "503"), delay=0.05)
+    settings = fast(deadline=1.0, concurrency=1, breaker_threshold=1, breaker_cooldown=30)
+    lane = Dispatcher(settings, Metrics()).add_lane(APP, provider)
+    outcomes = await asyncio.gather(*(lane.deliver(push()) for _ in range(5)))
+    assert provider.calls == 1
+    assert [o.detail for o in outcomes if isinstance(o, Failed)].count("circuit open") == 4
