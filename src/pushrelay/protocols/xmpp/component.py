@@ -76,6 +76,11 @@ class XmppComponent:
     def is_connected(self) -> bool:
         return self._started.is_set()
 
+    @property
+    def in_flight(self) -> int:
+        """IQs being handled, not answered yet."""
+        return len(self._tasks)
+
     async def start(self) -> None:
         if self._on_start is not None:
             await self._on_start()
