@@ -35,16 +35,20 @@ def apps(fake_apps: dict[str, Any]) -> dict[str, Any]:
 
 
 async def enabled(
-    phones: Callable[..., Phone], user: str, service: str = "fcm", secret: str | None = None
+    phones: Callable[..., Phone],
+    user: str,
+    service: str = "fcm",
+    secret: str | None = None,
+    node: str | None = None,
 ) -> Phone:
+    """Register with the component and enable push with the node and secret it gave (or those given)."""
     phone = await phones(user).online()
     answer = await phone.command(
         COMPONENT_JID, f"register-push-{service}", {"token": TOKENS[service], "device-id": "d"}
     )
     form = answer.form()
-    assert (
-        await phone.enable(COMPONENT_JID, form["node"][0], {"secret": secret or form["secret"][0]})
-    ).type == "result"
+    options = {"secret": secret or form["secret"][0]}
+    assert (await phone.enable(COMPONENT_JID, node or form["node"][0], options)).type == "result"
     return phone
 
 
@@ -65,12 +69,17 @@ async def test_ejabberd_offline_message_reaches_fcm(
     }
 
 
+@pytest.mark.parametrize("enable", [{"secret": "wrong"}, {"node": "no-such-node"}], ids=["secret", "node"])
 async def test_ejabberd_drops_the_registration_at_the_first_cancel(
-    component: XmppComponent, phones: Callable[..., Phone], fresh_user: Callable[[], str]
+    component: XmppComponent,
+    phones: Callable[..., Phone],
+    fresh_user: Callable[[], str],
+    enable: dict[str, str],
 ) -> None:
-    """reference/xep0357.md §5: any non-wait error makes ejabberd delete the push session at once."""
+    """reference/xep0357.md §5: a wrong secret or an unknown node is cancel/item-not-found, and any
+    non-wait error makes ejabberd delete the push session at once."""
     alice, bob = fresh_user(), fresh_user()
-    await (await enabled(phones, alice, secret="wrong")).offline()
+    await (await enabled(phones, alice, **enable)).offline()
     assert await publishes_after_messages(component, phones, bob, alice, 2) == 1
 
 
