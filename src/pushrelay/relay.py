@@ -208,6 +208,11 @@ class Relay:
         (outcome,) = await self._push_rows([row], message)
         return outcome
 
+    async def push_to_device_row(self, row: DeviceRow, message: Message) -> Outcome:
+        """`push_to_device` for a caller whose own query already read the device row (one read less)."""
+        (outcome,) = await self._push_rows([row], message)
+        return outcome
+
     async def push_to_account(self, account_id: int, message: Message) -> list[Outcome]:
         """One outcome per device of the account; dead devices answer from hygiene."""
         return await self._push_rows(await self.store.account_devices(account_id), message)
