@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from bench import processes
+from bench import fakes, processes
 from bench.loadgen import token_for
 
 RESULTS = Path(__file__).parent / "results"
@@ -87,6 +87,12 @@ class Bench:
     apns: Control
     fcm: Control
     seconds: float
+    apns_info: dict[str, Any]
+    fcm_info: dict[str, Any]
+
+
+def machine() -> dict[str, Any]:
+    return {"cores": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
 
 
 def sent_ns(value: Any) -> int | None:
@@ -251,6 +257,7 @@ def scenario_apns_stalled(bench: Bench, rate: float) -> dict[str, Any]:
     """APNs stops answering with 10,000 pushes queued; FCM keeps flowing at 1,000/s and must not slow down."""
     bench.apns.post("/_fake/stall", {})
     sampler = processes.MemorySampler(bench.relay_pid)
+    rss_idle = sampler.rss_mb
     stalled = processes.loadgen(
         *loadgen_args(
             bench, rate=5000, platform_id=1, seconds=2, batch=100, max_in_flight=200, request_timeout=120
@@ -274,11 +281,19 @@ def scenario_apns_stalled(bench: Bench, rate: float) -> dict[str, Any]:
             "p99.9": percentile(fcm_lat, 0.999),
         },
         queued_apns=10_000,
+        relay_rss_mb_idle=round(rss_idle, 1),
         relay_rss_mb_with_apns_queue=round(rss_with_queue, 1),
         relay_peak_rss_mb=round(peak, 1),
         stalled_apns_outcome=apns_tally,
     )
     return result
+
+
+def scenario_fakes(bench: Bench, rate: float) -> dict[str, Any]:
+    """The fakes' own capacity, driven by the providers without the relay (see bench/fakes.py)."""
+    workdir = bench.workdir
+    result = fakes.capacity(bench.apns_info, workdir / "apns", bench.fcm_info, workdir / "fcm")
+    return {"scenario": "fakes", "machine": machine(), **result}
 
 
 SCENARIOS: dict[str, Callable[[Bench, float], dict[str, Any]]] = {
@@ -288,6 +303,7 @@ SCENARIOS: dict[str, Callable[[Bench, float], dict[str, Any]]] = {
     "latency-1000": scenario_latency,
     "dead-tokens": scenario_dead_tokens,
     "apns-stalled": scenario_apns_stalled,
+    "fakes": scenario_fakes,
 }
 
 
@@ -312,9 +328,8 @@ def run_scenario(name: str, rate: float, seconds: float, root: Path) -> dict[str
             fcm_ca=fcm_dir / fcm["ca_file"],
         )
         with processes.relay(workdir / "relay", config) as (url, pid):
-            bench = Bench(
-                workdir, url, pid, Control(apns["control_url"]), Control(fcm["control_url"]), seconds
-            )
+            controls = Control(apns["control_url"]), Control(fcm["control_url"])
+            bench = Bench(workdir, url, pid, *controls, seconds, apns, fcm)
             return SCENARIOS[name](bench, rate)
 
 
@@ -326,6 +341,8 @@ def table(results: list[dict[str, Any]]) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
+        if r["scenario"] == "fakes":
+            continue
         lat = r.get("fcm_latency_ms", r["latency_ms"])
         cells = [r["scenario"], r["accepted"], r["delivered_per_second"], lat["p50"], lat["p99"]]
         cells += [lat["p99.9"], r["lost"], r["failed_tokens"], r["relay_peak_rss_mb"]]
@@ -356,6 +373,13 @@ def main(argv: list[str] | None = None) -> int:
             (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
             results.append(result)
     summary = table(results)
+    capacity = next((r for r in results if r["scenario"] == "fakes"), None)
+    if capacity is not None:
+        summary += (
+            f"\nFakes' own capacity (provider → standalone fake, {fakes.PUSHES} pushes, "
+            f"{fakes.IN_FLIGHT} in flight): APNs {capacity['fake_apns']['per_second']}/s, "
+            f"FCM {capacity['fake_fcm']['per_second']}/s\n"
+        )
     (RESULTS / "summary.md").write_text(summary)
     print(summary)
     return 0

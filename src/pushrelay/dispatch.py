@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Protocol
 
 import structlog
@@ -138,57 +136,72 @@ class Lane:
         return self._pending - self._sending
 
     async def deliver(self, push: Push) -> Outcome:
-        """Deliver one push within the deadline; raise Overloaded if the lane is full."""
+        """Deliver one push within the deadline; raise Overloaded if the lane is full.
+
+        Up to `queue_size` pushes may wait here at once, each a suspended coroutine, so this
+        path is kept shallow: every frame costs memory per queued push.
+        """
         if self.waiting >= self._settings.queue_size:
             self._metrics.shed.labels(app=self.app, provider=self.provider.name).inc()
             raise Overloaded(self.name, retry_after=self._shed_retry_after())
         started = self._clock.now()
-        with self._counted():
-            try:
-                async with asyncio.timeout(self._settings.deadline):
-                    outcome = await self._attempts_until_final(push, started + self._settings.deadline)
-            except TimeoutError:
-                outcome = Failed(retryable=True, detail="timeout")
+        deadline = started + self._settings.deadline
+        self._pending += 1
+        self._idle.clear()
+        try:
+            async with asyncio.timeout(self._settings.deadline):
+                attempt = 0
+                while True:
+                    result = await self._one_attempt(push)
+                    if isinstance(result, float):  # the breaker is open: wait, or give up if too long
+                        if self._clock.now() + result >= deadline:
+                            outcome: Outcome = Failed(
+                                retryable=True, detail="circuit open", retry_after=result
+                            )
+                            break
+                        await self._clock.sleep(result)
+                        continue
+                    outcome = result
+                    delay = self._retry_delay(outcome, attempt)
+                    if delay is None or self._clock.now() + delay >= deadline:
+                        break
+                    await self._clock.sleep(delay)
+                    attempt += 1
+        except TimeoutError:
+            outcome = Failed(retryable=True, detail="timeout")
+        finally:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.set()
         self._observe(outcome, self._clock.now() - started)
         return outcome
 
     async def drain(self) -> None:
         await self._idle.wait()
 
-    async def _attempts_until_final(self, push: Push, deadline: float) -> Outcome:
-        attempt = 0
-        while True:
-            wait = self._breaker.wait_time()
-            if wait > 0:
-                if self._clock.now() + wait >= deadline:
-                    return Failed(retryable=True, detail="circuit open", retry_after=wait)
-                await self._clock.sleep(wait)
-                continue
-            outcome = await self._one_attempt(push)
-            if not (isinstance(outcome, Failed) and outcome.retryable):
-                return outcome
-            delay = backoff(
-                attempt,
-                self._rng,
-                self._settings.backoff_base,
-                self._settings.backoff_max,
-                outcome.retry_after,
-            )
-            if self._clock.now() + delay >= deadline:
-                return outcome
-            log.debug(
-                "push.retry",
-                lane=self.name,
-                attempt=attempt + 1,
-                delay=round(delay, 3),
-                detail=outcome.detail,
-            )
-            await self._clock.sleep(delay)
-            attempt += 1
+    def _retry_delay(self, outcome: Outcome, attempt: int) -> float | None:
+        """Seconds to wait before retrying `outcome`, or None if it is final."""
+        if not (isinstance(outcome, Failed) and outcome.retryable):
+            return None
+        delay = backoff(
+            attempt, self._rng, self._settings.backoff_base, self._settings.backoff_max, outcome.retry_after
+        )
+        log.debug(
+            "push.retry", lane=self.name, attempt=attempt + 1, delay=round(delay, 3), detail=outcome.detail
+        )
+        return delay
 
-    async def _one_attempt(self, push: Push) -> Outcome:
+    async def _one_attempt(self, push: Push) -> Outcome | float:
+        """Send once when a slot is free, or return how long the open breaker asks to wait.
+
+        The breaker is consulted after the slot is taken, so pushes that queued while the
+        provider was failing do not all hit it once the breaker has opened.
+        """
         outcome: Outcome | None = None
         async with self._slots:
+            wait = self._breaker.wait_time()
+            if wait > 0:
+                return wait
             self._sending += 1
             try:
                 self._attempts.inc()
@@ -197,17 +210,6 @@ class Lane:
             finally:
                 self._sending -= 1
                 self._breaker.record(outcome)
-
-    @contextmanager
-    def _counted(self) -> Iterator[None]:
-        self._pending += 1
-        self._idle.clear()
-        try:
-            yield
-        finally:
-            self._pending -= 1
-            if self._pending == 0:
-                self._idle.set()
 
     def _observe(self, outcome: Outcome, seconds: float) -> None:
         match outcome:

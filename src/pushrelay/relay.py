@@ -214,6 +214,11 @@ class Relay:
         (outcome,) = await self._push_rows([row], message)
         return outcome
 
+    async def push_to_device_row(self, row: DeviceRow, message: Message) -> Outcome:
+        """`push_to_device` for a caller whose own query already read the device row (one read less)."""
+        (outcome,) = await self._push_rows([row], message)
+        return outcome
+
     async def push_to_account(self, account_id: int, message: Message) -> list[Outcome]:
         """One outcome per device of the account; dead devices answer from hygiene."""
         return await self._push_rows(await self.store.account_devices(account_id), message)
@@ -223,6 +228,11 @@ class Relay:
     ) -> list[Outcome]:
         """Push to raw tokens nobody registered here (gorush API, Status registrations)."""
         self._check_app(app)
+        if len(tokens) == 1:  # the common case, kept shallow: each waiting push holds these frames
+            target = Target(app, platform, tokens[0], self.token_ref(platform, tokens[0]))
+            dead = self._dead.get((app, platform, target.ref))
+            outcome = await (self._answer_dead(target, dead) if dead else self._deliver(target, message))
+            return self._unless_all_shed([outcome])
         targets = [Target(app, platform, token, self.token_ref(platform, token)) for token in tokens]
         return await self._push(targets, message)
 
@@ -259,11 +269,13 @@ class Relay:
 
     async def _gather(self, calls: Sequence[Coroutine[None, None, Outcome]]) -> list[Outcome]:
         if len(calls) == 1:
-            outcomes = [await calls[0]]
-        else:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(call) for call in calls]
-            outcomes = [task.result() for task in tasks]
+            return self._unless_all_shed([await calls[0]])
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+        return self._unless_all_shed([task.result() for task in tasks])
+
+    def _unless_all_shed(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """The outcomes, or Overloaded if every push was refused by a full lane."""
         shed = [o for o in outcomes if isinstance(o, Failed) and o.detail == "overloaded"]
         if outcomes and len(shed) == len(outcomes):
             raise Overloaded("relay", retry_after=max(o.retry_after or 1.0 for o in shed))

@@ -95,6 +95,32 @@ def cs_settings(settings_factory: SettingsFactory) -> SettingsFactory:
 
 
 @pytest.fixture
+def cs_fake_settings(settings_factory: SettingsFactory, fake_providers: dict[str, Any]) -> SettingsFactory:
+    """Like `cs_settings`, but the app delivers to the fake APNs/FCM over TLS and HTTP/2 (no sandbox);
+    retries back off in milliseconds so a transient failure costs little time."""
+
+    def make(dispatch: dict[str, Any] | None = None, **chatsecure: Any) -> Settings:
+        return settings_factory(
+            chatsecure={**FAST_KDF, **chatsecure},
+            apps={"default": {**fake_providers, "sandbox": {"enabled": False}}},
+            dispatch={"backoff_base": 0.01, "backoff_max": 0.05, **(dispatch or {})},
+        )
+
+    return make
+
+
+@pytest.fixture
+async def cs_fakes(cs_fake_settings: SettingsFactory) -> AsyncIterator[Harness]:
+    """The ChatSecure API delivering to `fake_apns` and `fake_fcm`."""
+    runtime, http = await start(cs_fake_settings())
+    try:
+        yield Harness(runtime, http)
+    finally:
+        await http.aclose()
+        await runtime.stop()
+
+
+@pytest.fixture
 async def cs(cs_settings: SettingsFactory) -> AsyncIterator[Harness]:
     runtime, http = await start(cs_settings())
     try:

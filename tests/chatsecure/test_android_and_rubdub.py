@@ -1,8 +1,9 @@
-"""Replays the Android SDK's form-encoded flow and RubDub's multipart knock (reference §1.1, §4.2)."""
+"""Replays the Android SDK's form-encoded API calls (reference §1.1, §1.4).
+
+What its knocks (and RubDub's multipart ones, §4.2) deliver to FCM/APNs is in test_delivery_to_fakes.py.
+"""
 
 from __future__ import annotations
-
-import json
 
 from tests.chatsecure.conftest import Harness
 
@@ -39,18 +40,6 @@ async def test_the_android_sdk_flow_is_form_encoded_end_to_end(cs: Harness) -> N
     assert knock.json() == {"token": minted.json()["token"], "data": "ping", "priority": None}
 
 
-async def test_a_knock_reaches_the_path_the_android_sdk_parses(cs: Harness) -> None:
-    """AND-SDK gcm/PushParser: data key `message`, a JSON string, `.message.token` and `.message.data`."""
-    alice = await cs.account()
-    token = await alice.token(await alice.device("gcm", "gcm-id-2"), kind="gcm")
-    await cs.http.post("/api/v1/messages/", data={"token": token})
-    (delivery,) = cs.deliveries()
-    parsed = json.loads(str(delivery.message.data["message"]))
-    assert parsed["message"]["token"] == token
-    assert parsed["message"]["data"] == ""  # a string: PushParser calls getAsString()
-    assert delivery.message.push_type.value == "background"  # data-only, like GCM's
-
-
 async def test_the_android_sdk_put_sends_the_whole_device(cs: Harness) -> None:
     """AND-SDK updateDevice: PUT device/gcm/{id}/ with the Gson Device (extra id, date_created, type)."""
     alice = await cs.account()
@@ -59,14 +48,3 @@ async def test_the_android_sdk_put_sends_the_whole_device(cs: Harness) -> None:
     response = await alice.request("PUT", f"/api/v1/device/gcm/{device['id']}/", json=body)
     assert response.status_code == 200 and response.json()["registration_id"] == "gcm-id-4"
     assert response.json()["date_created"] == device["date_created"]
-
-
-async def test_rubdubs_multipart_high_priority_knock_reaches_ios(cs: Harness) -> None:
-    """RubDub src/api.js: POST multipart `token`, `priority=high` (reference §4.2)."""
-    alice = await cs.account()
-    token = await alice.token(await alice.device("apns", "ab" * 32))
-    knock = await cs.http.post("/api/v1/messages", files={"token": (None, token), "priority": (None, "high")})
-    assert knock.status_code == 202
-    assert knock.json() == {"token": token, "data": None, "priority": "high"}
-    (delivery,) = cs.deliveries()
-    assert delivery.message.aps["alert"]["message"]["token"] == token  # type: ignore[index,call-overload]

@@ -1,4 +1,4 @@
-"""Dead device tokens, and what a copied database or the logs could reveal (DESIGN principle 1)."""
+"""What a copied database or the logs could reveal (DESIGN principle 1), and the knock's 503."""
 
 from __future__ import annotations
 
@@ -7,49 +7,7 @@ from pathlib import Path
 import structlog
 from tests.chatsecure.conftest import Harness, SettingsFactory, start
 
-from pushrelay.domain import Delivered, Failed, Outcome, Platform, Push, Rejected, RejectReason
-
-DEAD = "de" * 32
-
-
-class DeadTokenProvider:
-    """An in-memory Provider (STYLE R14): APNs' 410 Unregistered for DEAD, delivered otherwise."""
-
-    name = "dead-token-fake"
-
-    def __init__(self) -> None:
-        self.sent: list[Push] = []
-
-    async def send(self, push: Push) -> Outcome:
-        self.sent.append(push)
-        if push.target.token == DEAD:
-            return Rejected(RejectReason.UNREGISTERED, detail="Unregistered")
-        return Delivered()
-
-    async def aclose(self) -> None:
-        pass
-
-
-async def test_a_dead_device_token_marks_the_device_inactive(cs_settings: SettingsFactory) -> None:
-    """Issue 4: a 410/UNREGISTERED makes the device `active: false`; re-registering revives it."""
-    provider = DeadTokenProvider()
-    runtime, http = await start(cs_settings(), {Platform.APNS: provider, Platform.FCM: provider})
-    try:
-        alice = await Harness(runtime, http).account()
-        device = await alice.device("apns", DEAD)
-        token = await alice.token(device)
-        assert (
-            await http.post("/api/v1/messages/", json={"token": token, "priority": "high"})
-        ).status_code == 202
-        path = f"/api/v1/device/apns/{device['id']}/"
-        assert (await alice.request("GET", path)).json()["active"] is False
-        await http.post("/api/v1/messages/", json={"token": token, "priority": "high"})
-        assert len(provider.sent) == 1  # the relay answered the second knock from hygiene
-        revived = await alice.request("PUT", path, json={"registration_id": DEAD})
-        assert revived.json()["active"] is True
-    finally:
-        await http.aclose()
-        await runtime.stop()
+from pushrelay.domain import Failed, Outcome, Platform, Push
 
 
 async def test_a_copied_database_holds_no_secret_in_the_clear(cs: Harness, tmp_path: Path) -> None:

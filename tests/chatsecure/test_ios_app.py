@@ -1,4 +1,7 @@
-"""Replays the ChatSecure iOS app's requests (reference §1.3-§1.6), request for request."""
+"""Replays the ChatSecure iOS app's requests (reference §1.3-§1.6), request for request.
+
+What a knock delivers to APNs is in test_delivery_to_fakes.py.
+"""
 
 from __future__ import annotations
 
@@ -58,64 +61,6 @@ async def test_the_ios_app_registers_mints_a_pool_and_is_knocked(cs: Harness) ->
     assert knock.status_code == 202
     assert knock.json() == {"token": tokens[0]["token"], "data": None, "priority": None}
     assert cs.deliveries() == []  # no priority means low: SRV sent iOS nothing (commit 81a9b96)
-
-
-async def test_a_high_priority_knock_reaches_the_path_the_ios_app_reads(cs: Harness) -> None:
-    """IOS-SDK Deserializer.messageFromPushDictionary reads aps.alert.message.token (reference §3.2)."""
-    alice = await cs.account()
-    device = await alice.device("apns", "b2" * 32)
-    token = await alice.token(device)
-    knock = await cs.http.post("/api/v1/messages/", json={"token": token, "priority": "high", "data": "hi"})
-    assert knock.status_code == 202
-    (delivery,) = cs.deliveries()
-    assert delivery.token == "b2" * 32
-    aps = delivery.message.aps
-    assert aps["alert"]["message"] == {"data": "hi", "token": token}  # type: ignore[index,call-overload]
-    assert aps["alert"]["body"] == "New Message!"  # type: ignore[index,call-overload]
-    assert delivery.message.push_type.value == "alert" and delivery.message.content_available
-
-
-async def test_a_knock_reaches_every_device_of_the_owner(cs: Harness) -> None:
-    """SRV send_message(broadcast=True): all of the owner's APNS and GCM devices (reference §3.1)."""
-    alice = await cs.account()
-    phone = await alice.device("apns", "c3" * 32)
-    await alice.device("apns", "d4" * 32)
-    await alice.device("gcm", "fcm-registration-token")
-    token = await alice.token(phone)
-    assert (
-        await cs.http.post("/api/v1/messages/", json={"token": token, "priority": "high"})
-    ).status_code == 202
-    assert sorted(d.token for d in cs.deliveries()) == sorted(
-        ["c3" * 32, "d4" * 32, "fcm-registration-token"]
-    )
-
-
-async def test_the_same_token_registered_twice_is_pushed_once(cs: Harness) -> None:
-    """SRV allowed duplicate registration ids; a knock must not buzz the phone twice."""
-    alice = await cs.account()
-    first = await alice.device("apns", "e5" * 32)
-    await alice.device("apns", "e5" * 32)
-    token = await alice.token(first)
-    await cs.http.post("/api/v1/messages/", json={"token": token, "priority": "high"})
-    assert len(cs.deliveries()) == 1
-
-
-async def test_low_priority_can_be_a_background_push(cs_settings) -> None:  # type: ignore[no-untyped-def]
-    """Issue 4: low priority is configurable: `background` sends what SRV sent before 81a9b96."""
-    from tests.chatsecure.conftest import start
-
-    runtime, http = await start(cs_settings(low_priority="background"))
-    try:
-        alice = await Harness(runtime, http).account()
-        token = await alice.token(await alice.device("apns", "f6" * 32))
-        assert (await http.post("/api/v1/messages/", json={"token": token})).status_code == 202
-        (delivery,) = runtime.relay.sandbox(runtime.relay.app_ids()[0]).deliveries
-        assert delivery.message.push_type.value == "background"
-        assert delivery.message.aps["alert"]["message"]["token"] == token  # type: ignore[index,call-overload]
-        assert "body" not in delivery.message.aps["alert"]  # type: ignore[operator]
-    finally:
-        await http.aclose()
-        await runtime.stop()
 
 
 async def test_login_returns_the_token_given_at_creation(cs: Harness) -> None:

@@ -34,6 +34,7 @@ def push() -> Push:
 
 def fast(**overrides: float) -> DispatchSettings:
     values: dict[str, float] = dict(
+        concurrency=500,
         deadline=2.0, backoff_base=0.001, backoff_max=0.01, breaker_threshold=3, breaker_cooldown=0.2
     )
     values.update(overrides)
@@ -167,3 +168,13 @@ async def test_drain_waits_for_accepted_pushes() -> None:
     await asyncio.sleep(0)
     assert await dispatcher.drain(within=1.0)
     assert task.done() and task.result() == Delivered()
+
+
+async def test_pushes_queued_behind_a_failing_provider_do_not_reach_it_once_the_breaker_opens() -> None:
+    """The breaker is checked when a push gets its slot, not only when it arrives (issue 3: breaker)."""
+    provider = ScriptedProvider("p", default=Failed(True, "503"), delay=0.05)
+    settings = fast(concurrency=1, breaker_threshold=1, breaker_cooldown=30)
+    lane = Dispatcher(settings, Metrics()).add_lane(APP, provider)
+    outcomes = await asyncio.gather(*(lane.deliver(push()) for _ in range(5)))
+    assert provider.calls == 1
+    assert all(isinstance(o, Failed) and o.detail == "circuit open" for o in outcomes)

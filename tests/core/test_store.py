@@ -215,3 +215,12 @@ async def test_concurrent_writers_all_succeed(store: Store) -> None:
     )
     assert len(set(ids)) == 60
     assert len(await store.account_devices(account)) == 60
+
+
+def test_the_migration_history_is_one_line() -> None:
+    """One head: every protocol's tables come in order, so `migrate` never has to merge branches."""
+    from alembic.script import ScriptDirectory
+
+    from pushrelay.store.database import _alembic_config
+
+    assert len(ScriptDirectory.from_config(_alembic_config()).get_heads()) == 1

@@ -21,6 +21,7 @@ from pushrelay.protocols.xmpp.stanza import COMMANDS_NS, DATA_NS, PUBLISH_OPTION
 from .servers import DOMAIN, PASSWORD
 
 STANZAS_NS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+CHATSTATES_NS = "http://jabber.org/protocol/chatstates"
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,12 @@ class Phone(ClientXMPP):
 
     def say(self, user: str, body: str) -> None:
         self.send_message(mto=f"{user}@{DOMAIN}", mbody=body, mtype="chat")
+
+    def start_typing(self, user: str) -> None:
+        """A chat state and no body: a stanza Prosody pushes as "unimportant" (empty summary body)."""
+        message = self.make_message(mto=f"{user}@{DOMAIN}", mtype="chat")
+        message.append(ET.Element(f"{{{CHATSTATES_NS}}}composing"))
+        message.send()
 
 
 def publish_stanza(node: str, options: Mapping[str, str] | None = None) -> ET.Element:

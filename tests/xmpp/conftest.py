@@ -1,12 +1,18 @@
-"""Fixtures: one real Prosody (and one ejabberd) per test module, a fresh relay and component per test."""
+"""Fixtures: one real Prosody (and one ejabberd) per test module, a fresh relay and component per test.
+
+Apps deliver to the sandbox provider by default, for tests about the component's own behaviour.
+A module about what reaches the phone overrides `apps` with `fake_apps`: every app then
+delivers to the in-process fake APNs and FCM over TLS and HTTP/2, and the test asserts on
+what the fake received (`arrivals`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -69,13 +75,48 @@ def xmpp_overrides() -> dict[str, Any]:
     return {}
 
 
-def relay_settings(tmp_path: Path, server: XmppServer, **xmpp: Any) -> Settings:
+def sandbox_apps() -> dict[str, Any]:
+    return {name: {"sandbox": {"enabled": True}} for name in APPS}
+
+
+@pytest.fixture
+def apps() -> dict[str, Any]:
+    """The `[apps]` block: every app on the sandbox provider."""
+    return sandbox_apps()
+
+
+FCM_APPS = frozenset({"conversations", "chatsecure"})
+
+
+@pytest.fixture
+def fake_apps(fake_providers: dict[str, Any]) -> dict[str, Any]:
+    """Every app delivering to the fake APNs, and the apps with Android users also to the fake FCM
+    (`tests/conftest.py` `fake_providers`; loading a service account's RSA key costs ~35 ms an app)."""
+    apns_only = {"apns": fake_providers["apns"]}
+    return {name: fake_providers if name in FCM_APPS else apns_only for name in APPS}
+
+
+@pytest.fixture
+def dispatch() -> dict[str, Any]:
+    """The `[dispatch]` block (deadline, backoff, breaker); tests about provider trouble shorten it."""
+    return {}
+
+
+def relay_settings(
+    tmp_path: Path,
+    server: XmppServer,
+    *,
+    apps: dict[str, Any] | None = None,
+    dispatch: dict[str, Any] | None = None,
+    xmpp: dict[str, Any] | None = None,
+) -> Settings:
     return Settings.model_validate(
         {
             "store": {"url": f"sqlite+aiosqlite:///{tmp_path}/relay.db"},
             "secrets": {"key_file": str(tmp_path / "server.key")},
             "server": {"public_url": PUBLIC_URL},
-            "apps": {name: {"sandbox": {"enabled": True}} for name in APPS},
+            "apps": apps or sandbox_apps(),
+            "dispatch": dispatch or {},
             "xmpp": {
                 "enabled": True,
                 "jid": COMPONENT_JID,
@@ -86,7 +127,7 @@ def relay_settings(tmp_path: Path, server: XmppServer, **xmpp: Any) -> Settings:
                 "tigase_app": "siskin",
                 "push_modules": {"monalProdiOS": "monal"},
                 "rate_interval": 0,
-                **xmpp,
+                **(xmpp or {}),
             },
         }
     )
@@ -94,9 +135,13 @@ def relay_settings(tmp_path: Path, server: XmppServer, **xmpp: Any) -> Settings:
 
 @pytest.fixture
 async def runtime(
-    tmp_path: Path, server: XmppServer, xmpp_overrides: dict[str, Any]
+    tmp_path: Path,
+    server: XmppServer,
+    apps: dict[str, Any],
+    dispatch: dict[str, Any],
+    xmpp_overrides: dict[str, Any],
 ) -> AsyncIterator[Runtime]:
-    runtime = Runtime(relay_settings(tmp_path, server, **xmpp_overrides))
+    runtime = Runtime(relay_settings(tmp_path, server, apps=apps, dispatch=dispatch, xmpp=xmpp_overrides))
     await runtime.start()
     try:
         yield runtime
@@ -141,7 +186,12 @@ async def deliveries(runtime: Runtime, app: str, count: int, within: float = 2.0
     return sandbox.deliveries
 
 
-async def quiet(runtime: Runtime, app: str, count: int, within: float = 1.5) -> bool:
-    """True if the sandbox still has at most `count` deliveries after `within` seconds."""
-    await asyncio.sleep(within)
-    return len(runtime.relay.sandbox(AppId(app)).deliveries) <= count
+T = TypeVar("T")
+
+
+async def arrivals(received: Collection[T], count: int, within: float = 2.0) -> list[T]:
+    """Wait until a fake's `deliveries` holds `count` entries (the issue's 2 s budget), then list them."""
+    deadline = time.monotonic() + within
+    while len(received) < count and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a deque
+        await asyncio.sleep(0.01)
+    return list(received)

@@ -8,6 +8,7 @@ straight into the data directory (faster than `prosodyctl register`).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -48,6 +49,9 @@ VirtualHost "{domain}"
 Component "{component_jid}"
   component_secret = "{secret}"
 """
+
+
+PUSH_ERROR = re.compile(r"Got error <(\w*):([\w-]*):[^>]*> for identifier '([^']*)': (error count|NOT)")
 
 
 class Prosody(XmppServer):
@@ -106,3 +110,16 @@ class Prosody(XmppServer):
         if self._process is not None:
             stop_process(self._process)
             self._process = None
+
+    def push_errors(self, node: str) -> list[tuple[str, str, bool]]:
+        """mod_cloud_notify's log of error replies to pushes for `node`: (type, condition, counted)."""
+        identifier = f"{COMPONENT_JID}<{node}"
+        return [
+            (kind, condition, verdict == "error count")
+            for kind, condition, logged_for, verdict in PUSH_ERROR.findall(self.log_text())
+            if logged_for == identifier
+        ]
+
+    def disabled_push_for(self, node: str) -> bool:
+        """Whether mod_cloud_notify deleted the registration for `node` after push_max_errors."""
+        return f"Disabling push notifications for identifier '{COMPONENT_JID}<{node}'" in self.log_text()

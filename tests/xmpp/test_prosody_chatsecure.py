@@ -1,10 +1,14 @@
-"""The ChatSecure bridge (RubDub's role, reference/chatsecure.md §4) through a real Prosody."""
+"""The ChatSecure bridge (RubDub's role, reference/chatsecure.md §4) through a real Prosody.
+
+Knocks for this relay are asserted on what the fake APNs and FCM received.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -12,13 +16,22 @@ import pytest
 from pushrelay.app import Runtime
 from pushrelay.domain import AppId, Platform
 from pushrelay.protocols.xmpp import XmppComponent, build
+from pushrelay.testing.fake_apns import FakeApns
+from pushrelay.testing.fake_fcm import FakeFcm
 
 from .clients import Phone, publish_stanza
-from .conftest import PUBLIC_URL, deliveries
+from .conftest import PUBLIC_URL, arrivals
 from .servers import COMPONENT_JID
 
 REMOTE = "https://push.chatsecure.example/api/v1/messages/"
 WHITELIST_TOKEN = "c" * 40
+IOS_TOKEN = "d1" * 32
+ANDROID_TOKEN = "chatsecure-android-token-0001"
+
+
+@pytest.fixture
+def apps(fake_apps: dict[str, Any]) -> dict[str, Any]:
+    return fake_apps
 
 
 @pytest.fixture
@@ -57,26 +70,43 @@ async def chatsecure_offline(phones: Callable[..., Phone], user: str, endpoint: 
     await phone.offline()
 
 
-async def test_knock_for_this_relay_goes_through_the_relay(
+async def test_knock_for_this_relay_reaches_every_device_of_the_account(
     bridge_component: XmppComponent,
     runtime: Runtime,
+    fake_apns: FakeApns,
+    fake_fcm: FakeFcm,
     phones: Callable[..., Phone],
     fresh_user: Callable[[], str],
 ) -> None:
     """chatsecure.md §4: a publish whose options carry token + this relay's messages URL knocks every device
-    of the token's account, with the token at aps.alert.message.token."""
+    of the token's account: iOS reads the token at aps.alert.message.token, Android in data `message`."""
     relay = runtime.relay
     app = AppId("chatsecure")
     account = await relay.create_account(app)
-    await relay.register_device(app, Platform.APNS, "chatsecure-device", account_id=account)
+    await relay.register_device(app, Platform.APNS, IOS_TOKEN, account_id=account)
+    await relay.register_device(app, Platform.FCM, ANDROID_TOKEN, account_id=account)
     await relay.issue_capability("chatsecure.token", WHITELIST_TOKEN, app=app, account_id=account)
     alice, bob = fresh_user(), fresh_user()
     await chatsecure_offline(phones, alice, PUBLIC_URL + "/api/v1/messages/")
     (await phones(bob).online()).say(alice, "knock knock")
-    (delivery,) = await deliveries(runtime, "chatsecure", 1)
-    assert delivery.token == "chatsecure-device"
-    assert delivery.message.aps["alert"] == {"message": {"data": None, "token": WHITELIST_TOKEN}}
-    assert json.loads(str(delivery.message.data["message"]))["message"]["token"] == WHITELIST_TOKEN
+    android = json.dumps({"message": {"data": "", "token": WHITELIST_TOKEN}}, separators=(",", ":"))
+    (ios,) = await arrivals(fake_apns.deliveries, 1)
+    assert ios.token == IOS_TOKEN
+    assert ios.payload == {
+        "message": android,
+        "aps": {
+            "alert": {"message": {"data": None, "token": WHITELIST_TOKEN}},
+            "sound": "default",
+            "content-available": 1,
+        },
+    }
+    assert (ios.headers["apns-push-type"], ios.headers["apns-priority"]) == ("alert", "10")
+    (fcm,) = await arrivals(fake_fcm.deliveries, 1)
+    assert fcm.message == {
+        "token": ANDROID_TOKEN,
+        "data": {"message": android},
+        "android": {"priority": "high"},
+    }
 
 
 async def test_knock_for_an_allowed_endpoint_is_posted_as_multipart(

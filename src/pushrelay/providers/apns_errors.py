@@ -8,14 +8,13 @@ are retryable; unknown 4xx are not (STYLE R3).
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final
 
 from pushrelay.domain import Delivered, Failed, Outcome, Rejected, RejectReason
+from pushrelay.providers.retry_after import retry_after
 
 R = RejectReason
 
@@ -86,22 +85,6 @@ def classify(status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
         invalid_since = _invalid_since(timestamp_ms) if status == 410 else None
         return Rejected(reject_reason, detail=reason or f"HTTP {status}", invalid_since=invalid_since)
     return Failed(False, f"unexpected HTTP {status}")
-
-
-def retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait, from a `Retry-After` header in seconds or as an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
 def _error_body(body: bytes) -> tuple[str, int | None]:

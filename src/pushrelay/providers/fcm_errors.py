@@ -15,14 +15,13 @@ the push: the provider renews the token and tries once more (`needs_new_access_t
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from pushrelay.domain import Delivered, Failed, Outcome, Rejected, RejectReason
+from pushrelay.providers.retry_after import retry_after
 
 R = RejectReason
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
@@ -116,22 +115,6 @@ def parse_error(body: bytes) -> FcmError:
         code,
         tuple(fields),
     )
-
-
-def retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait, from a `Retry-After` header in seconds or as an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
 def _message_name(body: bytes) -> str | None:

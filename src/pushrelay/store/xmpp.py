@@ -17,9 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pushrelay.domain import AppId, Platform
+from pushrelay.domain import AppId, Platform, TokenRef
 from pushrelay.store.database import Database
-from pushrelay.store.schema import SEALED_COLUMNS, SealedColumn, UtcDateTime, metadata
+from pushrelay.store.schema import SEALED_COLUMNS, SealedColumn, UtcDateTime, devices, metadata
+from pushrelay.store.sql import DeviceRow
 
 NODE_LABEL = "xmpp.node"
 ACCOUNT_LABEL = "xmpp.account"
@@ -89,6 +90,24 @@ class NewRegistration:
     channel_sealed: bytes | None
 
 
+TARGET_BY_NODE = (
+    sa.select(
+        xmpp_registrations,
+        devices.c.app.label("device_app"),
+        devices.c.platform.label("device_platform"),
+        devices.c.token_hash,
+        devices.c.token_sealed,
+        devices.c.account_id,
+        devices.c.state,
+        devices.c.invalid_since,
+        devices.c.invalid_reason,
+    )
+    .join(devices, devices.c.id == xmpp_registrations.c.device_id)
+    .where(xmpp_registrations.c.node_hash == sa.bindparam("node_hash"))
+)
+"""A registration and its device by node: built once, so a publish pays neither construction nor cache key."""
+
+
 class XmppStore:
     """Registrations by node or registration key, and the deny list."""
 
@@ -96,8 +115,24 @@ class XmppStore:
         self._engine = database.engine
         self._reader = database.reader
 
-    async def by_node(self, node_hash: bytes) -> RegistrationRow | None:
-        return await self._one(xmpp_registrations.c.node_hash == node_hash)
+    async def target_by_node(self, node_hash: bytes) -> tuple[RegistrationRow, DeviceRow] | None:
+        """The registration and its device in one query: what a publish needs, without a second read."""
+        async with self._reader.connect() as conn:
+            row = (await conn.execute(TARGET_BY_NODE, {"node_hash": node_hash})).first()
+        if row is None:
+            return None
+        device = DeviceRow(
+            id=row.device_id,
+            app=AppId(row.device_app),
+            platform=Platform(row.device_platform),
+            token_hash=TokenRef(row.token_hash),
+            token_sealed=bytes(row.token_sealed),
+            account_id=row.account_id,
+            is_active=row.state == "active",
+            invalid_since=row.invalid_since,
+            invalid_reason=row.invalid_reason,
+        )
+        return _registration(row), device
 
     async def by_key(self, key_hash: bytes) -> RegistrationRow | None:
         return await self._one(xmpp_registrations.c.key_hash == key_hash)
@@ -159,16 +194,18 @@ class XmppStore:
     async def _one(self, condition: sa.ColumnElement[bool]) -> RegistrationRow | None:
         async with self._reader.connect() as conn:
             row = (await conn.execute(sa.select(xmpp_registrations).where(condition))).first()
-        if row is None:
-            return None
-        return RegistrationRow(
-            id=row.id,
-            app=AppId(row.app),
-            dialect=row.dialect,
-            platform=Platform(row.platform),
-            device_id=row.device_id,
-            node_sealed=bytes(row.node_sealed),
-            domain=row.domain,
-            account_sealed=None if row.account_sealed is None else bytes(row.account_sealed),
-            channel_sealed=None if row.channel_sealed is None else bytes(row.channel_sealed),
-        )
+        return None if row is None else _registration(row)
+
+
+def _registration(row: sa.Row[Any]) -> RegistrationRow:
+    return RegistrationRow(
+        id=row.id,
+        app=AppId(row.app),
+        dialect=row.dialect,
+        platform=Platform(row.platform),
+        device_id=row.device_id,
+        node_sealed=bytes(row.node_sealed),
+        domain=row.domain,
+        account_sealed=None if row.account_sealed is None else bytes(row.account_sealed),
+        channel_sealed=None if row.channel_sealed is None else bytes(row.channel_sealed),
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeAlias
 from urllib.parse import parse_qsl, urlsplit
@@ -107,3 +108,32 @@ class ControlServer:
         except Exception as exc:
             log.exception("control_api.route_failed", path=url.path)
             return 500, {"error": type(exc).__name__}
+
+
+def text_field(body: Mapping[str, Any], key: str, required: bool = False) -> Any:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key}: expected a non-empty string")
+    return value
+
+
+def number_field(
+    body: Mapping[str, Any], key: str, kind: type[int] | type[float], required: bool = False
+) -> Any:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (kind is int and not isinstance(value, int))
+    ):
+        raise ValueError(f"{key}: expected a number")
+    return kind(value)
+
+
+def prepared(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushrelay.testing.control_api import Route
+from pushrelay.testing.control_api import Route, number_field, prepared, text_field
 
 if TYPE_CHECKING:
     from pushrelay.testing.fake_apns import FakeApns
@@ -66,57 +66,57 @@ def routes(fake: FakeApns) -> dict[tuple[str, str], Route]:
 
     def answer(query: Mapping[str, str], body: dict[str, Any]) -> object:
         fake.answer(
-            _text(body, "token"),
-            _number(body, "status", int, required=True),
-            _text(body, "reason", required=True),
-            times=_number(body, "times", int),
-            timestamp=_number(body, "timestamp", float),
-            retry_after=_number(body, "retry_after", float),
+            text_field(body, "token"),
+            number_field(body, "status", int, required=True),
+            text_field(body, "reason", required=True),
+            times=number_field(body, "times", int),
+            timestamp=number_field(body, "timestamp", float),
+            retry_after=number_field(body, "retry_after", float),
         )
         return {"faults": len(fake.faults)}
 
     def delay(query: Mapping[str, str], body: dict[str, Any]) -> object:
-        seconds = _number(body, "seconds", float, required=True)
-        fake.delay(seconds, _text(body, "token"), _number(body, "times", int))
+        seconds = number_field(body, "seconds", float, required=True)
+        fake.delay(seconds, text_field(body, "token"), number_field(body, "times", int))
         return {"faults": len(fake.faults)}
 
     def stall(query: Mapping[str, str], body: dict[str, Any]) -> object:
-        fake.stall(_text(body, "token"), _number(body, "times", int))
+        fake.stall(text_field(body, "token"), number_field(body, "times", int))
         return {"faults": len(fake.faults)}
 
     def goaway(query: Mapping[str, str], body: dict[str, Any]) -> object:
         if body.get("now"):
             fake.server.go_away()
         else:
-            fake.go_away(_text(body, "token"), _number(body, "times", int) or 1)
+            fake.go_away(text_field(body, "token"), number_field(body, "times", int) or 1)
         return {"faults": len(fake.faults)}
 
     def drop(query: Mapping[str, str], body: dict[str, Any]) -> object:
         if body.get("now"):
             fake.server.drop_connections()
         else:
-            fake.drop(_text(body, "token"), _number(body, "times", int) or 1)
+            fake.drop(text_field(body, "token"), number_field(body, "times", int) or 1)
         return {"faults": len(fake.faults)}
 
     def unregister(query: Mapping[str, str], body: dict[str, Any]) -> object:
-        fake.unregister(_text(body, "token", required=True), _number(body, "since", float))
+        fake.unregister(text_field(body, "token", required=True), number_field(body, "since", float))
         return {"ok": True}
 
     def register(query: Mapping[str, str], body: dict[str, Any]) -> object:
-        fake.register(_text(body, "token", required=True), _text(body, "topic", required=True))
+        fake.register(text_field(body, "token", required=True), text_field(body, "topic", required=True))
         return {"ok": True}
 
     def latency(query: Mapping[str, str], body: dict[str, Any]) -> object:
-        fake.latency = _number(body, "seconds", float, required=True)
+        fake.latency = number_field(body, "seconds", float, required=True)
         return {"latency": fake.latency}
 
     def keys(query: Mapping[str, str], body: dict[str, Any]) -> object:
-        public_key = load_public_key(_text(body, "public_key", required=True).encode())
+        public_key = load_public_key(text_field(body, "public_key", required=True).encode())
         topics = body.get("topics")
         if topics is not None and not (isinstance(topics, list) and all(isinstance(t, str) for t in topics)):
             raise ValueError("topics: expected a list of strings")
-        team_id = _text(body, "team_id") or DEFAULT_TEAM_ID
-        fake.add_signing_key(_text(body, "key_id", required=True), public_key, team_id, topics)
+        team_id = text_field(body, "team_id") or DEFAULT_TEAM_ID
+        fake.add_signing_key(text_field(body, "key_id", required=True), public_key, team_id, topics)
         return {"ok": True}
 
     def reset(query: Mapping[str, str], body: dict[str, Any]) -> object:
@@ -139,28 +139,6 @@ def routes(fake: FakeApns) -> dict[tuple[str, str], Route]:
         ("POST", "/_fake/keys"): keys,
         ("POST", "/_fake/reset"): reset,
     }
-
-
-def _text(body: Mapping[str, Any], key: str, required: bool = False) -> Any:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{key}: expected a non-empty string")
-    return value
-
-
-def _number(body: Mapping[str, Any], key: str, kind: type[int] | type[float], required: bool = False) -> Any:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or (kind is int and not isinstance(value, int))
-    ):
-        raise ValueError(f"{key}: expected a number")
-    return kind(value)
 
 
 def load_public_key(pem: bytes) -> ec.EllipticCurvePublicKey:
@@ -208,7 +186,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def configure(fake: FakeApns, args: argparse.Namespace) -> dict[str, Any]:
     """Write the CA file and the keys the command line asks for; describe the result."""
     topics: list[str] = args.topic or [DEFAULT_TOPIC]
-    _prepare(args.ca_file)
+    prepared(args.ca_file)
     fake.write_ca_file(args.ca_file)
     summary: dict[str, Any] = {
         "url": fake.url,
@@ -222,14 +200,9 @@ def configure(fake: FakeApns, args: argparse.Namespace) -> dict[str, Any]:
         fake.add_signing_key(args.key_id, load_public_key(args.public_key.read_bytes()), args.team_id, topics)
     else:
         key_file = args.write_key or DEFAULT_DIRECTORY / f"AuthKey_{args.key_id}.p8"
-        _prepare(key_file).write_bytes(fake.new_signing_key(args.key_id, args.team_id, topics))
+        prepared(key_file).write_bytes(fake.new_signing_key(args.key_id, args.team_id, topics))
         summary["key_file"] = str(key_file)
     if args.client_cert is not None:
-        fake.issue_client_certificate(topics[0]).write_pem(_prepare(args.client_cert))
+        fake.issue_client_certificate(topics[0]).write_pem(prepared(args.client_cert))
         summary["cert_file"] = str(args.client_cert)
     return summary
-
-
-def _prepare(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path

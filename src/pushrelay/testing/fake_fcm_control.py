@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pushrelay.testing.control_api import Route
+from pushrelay.testing.control_api import Route, number_field, prepared, text_field
 from pushrelay.testing.fake_fcm_oauth import DEFAULT_TOKEN_LIFETIME
 
 if TYPE_CHECKING:
@@ -72,58 +72,60 @@ def routes(fake: FakeFcm) -> dict[tuple[str, str], Route]:
 
     def answer(query: Mapping[str, str], body: dict[str, Any]) -> object:
         fake.answer(
-            _text(body, "token"),
-            _text(body, "error_code", required=True),
-            times=_number(body, "times", int),
-            retry_after=_number(body, "retry_after", float),
-            message=_text(body, "message"),
+            text_field(body, "token"),
+            text_field(body, "error_code", required=True),
+            times=number_field(body, "times", int),
+            retry_after=number_field(body, "retry_after", float),
+            message=text_field(body, "message"),
         )
         return {"faults": len(fake.faults)}
 
     def delay(query: Mapping[str, str], body: dict[str, Any]) -> object:
         fake.delay(
-            _number(body, "seconds", float, required=True), _text(body, "token"), _number(body, "times", int)
+            number_field(body, "seconds", float, required=True),
+            text_field(body, "token"),
+            number_field(body, "times", int),
         )
         return {"faults": len(fake.faults)}
 
     def stall(query: Mapping[str, str], body: dict[str, Any]) -> object:
-        fake.stall(_text(body, "token"), _number(body, "times", int))
+        fake.stall(text_field(body, "token"), number_field(body, "times", int))
         return {"faults": len(fake.faults)}
 
     def goaway(query: Mapping[str, str], body: dict[str, Any]) -> object:
         if body.get("now"):
             fake.server.go_away()
         else:
-            fake.go_away(_text(body, "token"), _number(body, "times", int) or 1)
+            fake.go_away(text_field(body, "token"), number_field(body, "times", int) or 1)
         return {"faults": len(fake.faults)}
 
     def drop(query: Mapping[str, str], body: dict[str, Any]) -> object:
         if body.get("now"):
             fake.server.drop_connections()
         else:
-            fake.drop(_text(body, "token"), _number(body, "times", int) or 1)
+            fake.drop(text_field(body, "token"), number_field(body, "times", int) or 1)
         return {"faults": len(fake.faults)}
 
     def unregister(query: Mapping[str, str], body: dict[str, Any]) -> object:
-        fake.unregister(_text(body, "token", required=True))
+        fake.unregister(text_field(body, "token", required=True))
         return {"ok": True}
 
     def latency(query: Mapping[str, str], body: dict[str, Any]) -> object:
-        fake.latency = _number(body, "seconds", float, required=True)
+        fake.latency = number_field(body, "seconds", float, required=True)
         return {"latency": fake.latency}
 
     def oauth_fail(query: Mapping[str, str], body: dict[str, Any]) -> object:
-        status = _number(body, "status", int)
+        status = number_field(body, "status", int)
         fake.fail_token_requests(
             503 if status is None else status,
-            _text(body, "error") or "temporarily_unavailable",
-            _text(body, "description") or "",
-            times=_number(body, "times", int),
+            text_field(body, "error") or "temporarily_unavailable",
+            text_field(body, "description") or "",
+            times=number_field(body, "times", int),
         )
         return {"faults": len(fake.oauth.faults)}
 
     def oauth_lifetime(query: Mapping[str, str], body: dict[str, Any]) -> object:
-        fake.oauth.access_token_lifetime = _number(body, "seconds", int, required=True)
+        fake.oauth.access_token_lifetime = number_field(body, "seconds", int, required=True)
         return {"seconds": fake.oauth.access_token_lifetime}
 
     def oauth_expire(query: Mapping[str, str], body: dict[str, Any]) -> object:
@@ -157,28 +159,6 @@ def routes(fake: FakeFcm) -> dict[tuple[str, str], Route]:
     }
 
 
-def _text(body: Mapping[str, Any], key: str, required: bool = False) -> Any:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{key}: expected a non-empty string")
-    return value
-
-
-def _number(body: Mapping[str, Any], key: str, kind: type[int] | type[float], required: bool = False) -> Any:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or (kind is int and not isinstance(value, int))
-    ):
-        raise ValueError(f"{key}: expected a number")
-    return kind(value)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="pushrelay fake-fcm", description="Run a fake FCM for demos and tests."
@@ -208,8 +188,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def configure(fake: FakeFcm, args: argparse.Namespace) -> dict[str, Any]:
     """Write the CA file and the service-account file; describe the result."""
-    fake.write_ca_file(_prepare(args.ca_file))
-    fake.write_service_account(_prepare(args.service_account))
+    fake.write_ca_file(prepared(args.ca_file))
+    fake.write_service_account(prepared(args.service_account))
     return {
         "url": fake.url,
         "control_url": fake.control_url,
@@ -218,8 +198,3 @@ def configure(fake: FakeFcm, args: argparse.Namespace) -> dict[str, Any]:
         "ca_file": str(args.ca_file),
         "service_account_file": str(args.service_account),
     }
-
-
-def _prepare(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path

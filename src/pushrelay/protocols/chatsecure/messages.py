@@ -55,6 +55,7 @@ async def knock(ctx: Context, request: Request) -> Response:
 
 async def _push_to_owner(ctx: Context, account_id: int, body: KnockRequest, *, urgent: bool) -> list[Outcome]:
     devices = await ctx.store.enabled_devices(account_id)
+    now = ctx.now().timestamp()
     if not urgent and ctx.settings.low_priority == "drop":
         # SRV's gate (commit 81a9b96) held for APNs only; GCM got every knock as a data message.
         devices = [(device_id, kind) for device_id, kind in devices if kind != "apns"]
@@ -62,7 +63,9 @@ async def _push_to_owner(ctx: Context, account_id: int, body: KnockRequest, *, u
         tasks = [
             group.create_task(
                 _push_one(
-                    ctx, device_id, knock_message(PLATFORMS[kind], body.token, body.data, urgent=urgent)
+                    ctx,
+                    device_id,
+                    knock_message(PLATFORMS[kind], body.token, body.data, urgent=urgent, now=now),
                 )
             )
             for device_id, kind in devices

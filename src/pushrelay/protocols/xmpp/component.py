@@ -76,6 +76,11 @@ class XmppComponent:
     def is_connected(self) -> bool:
         return self._started.is_set()
 
+    @property
+    def in_flight(self) -> int:
+        """IQs being handled, not answered yet."""
+        return len(self._tasks)
+
     async def start(self) -> None:
         if self._on_start is not None:
             await self._on_start()
@@ -160,6 +165,12 @@ class XmppComponent:
             except TimeoutError:
                 self._stream.abort()
         self._started.clear()
+        # slixmpp cancels its outgoing-filter task only when the stream is garbage collected, too
+        # late to be awaited: asyncio then logs "Task was destroyed but it is pending!" at ERROR.
+        filters = self._stream._run_out_filters
+        if filters is not None:
+            filters.cancel()
+            await asyncio.gather(filters, return_exceptions=True)
 
     def _on_session_start(self, _event: object) -> None:
         self._advertise()

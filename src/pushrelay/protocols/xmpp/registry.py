@@ -21,6 +21,7 @@ import structlog
 from pushrelay.config import XmppSettings
 from pushrelay.domain import AppId, Platform
 from pushrelay.relay import Relay
+from pushrelay.store.sql import DeviceRow
 from pushrelay.store.xmpp import (
     ACCOUNT_LABEL,
     CHANNEL_LABEL,
@@ -69,7 +70,8 @@ class Registration:
     domain: str
     account: str | None = field(default=None, repr=False)
     channel: str | None = field(default=None, repr=False)
-    device_id: int | None = None
+    device: DeviceRow | None = field(default=None, repr=False)
+    """The device row, read with the registration (stateful registrations)."""
     token: str | None = field(default=None, repr=False)
     """Set for stateless registrations, which have no device row."""
 
@@ -165,10 +167,10 @@ class Registry:
         """The registration `node` names, or None: unknown, altered, unregistered or of an app now gone."""
         if is_stateless(node):
             return self._open_stateless(node)
-        row = await self._store.by_node(self._keyring.hash(NODE_HASH_LABEL, node))
-        if row is None or row.app not in self._relay.settings.apps:
+        found = await self._store.target_by_node(self._keyring.hash(NODE_HASH_LABEL, node))
+        if found is None or found[0].app not in self._relay.settings.apps:
             return None
-        return self._registration(row)
+        return self._registration(*found)
 
     def _open_stateless(self, node: str) -> Registration | None:
         sealed = self._stateless.open(node)
@@ -188,7 +190,7 @@ class Registry:
             token=sealed.token,
         )
 
-    def _registration(self, row: RegistrationRow) -> Registration:
+    def _registration(self, row: RegistrationRow, device: DeviceRow) -> Registration:
         open_str = self._keyring.open_str
         return Registration(
             app=row.app,
@@ -197,7 +199,7 @@ class Registry:
             domain=row.domain,
             account=None if row.account_sealed is None else open_str(ACCOUNT_LABEL, row.account_sealed),
             channel=None if row.channel_sealed is None else open_str(CHANNEL_LABEL, row.channel_sealed),
-            device_id=row.device_id,
+            device=device,
         )
 
     async def _forget_if_unused(self, device_id: int) -> None:

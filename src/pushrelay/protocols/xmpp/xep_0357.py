@@ -93,8 +93,8 @@ class PushService:
         )
         try:
             outcome: Outcome
-            if registration.device_id is not None:
-                outcome = await self._relay.push_to_device(registration.device_id, message)
+            if registration.device is not None:
+                outcome = await self._relay.push_to_device_row(registration.device, message)
             else:
                 (outcome,) = await self._relay.push_to_tokens(
                     registration.app, registration.platform, [registration.token or ""], message
