@@ -168,13 +168,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     _add_operational_routes(app, runtime)
     if settings.gorush.enabled:
         app.include_router(gorush.router(runtime.relay))
+    knock = None
     if settings.chatsecure.enabled:
-        app.include_router(chatsecure.router(runtime.relay))
-        runtime.services.append(chatsecure.ExpiredTokenPruner(runtime.relay))
+        chatsecure_api = chatsecure.ChatSecure(runtime.relay)
+        app.state.chatsecure = chatsecure_api
+        app.include_router(chatsecure_api.router())
+        runtime.services.append(chatsecure_api.pruner())
+        knock = chatsecure_api.knock
     if settings.xmpp.enabled:
         from pushrelay.protocols import xmpp  # slixmpp is loaded only when the component runs
 
-        runtime.services.append(xmpp.build(runtime.relay))
+        runtime.services.append(xmpp.build(runtime.relay, knock=knock))
     if settings.status.enabled:
         status_service = status.build(runtime.relay)
         runtime.services.append(status_service)

@@ -35,7 +35,11 @@ def push() -> Push:
 def fast(**overrides: float) -> DispatchSettings:
     values: dict[str, float] = dict(
         concurrency=500,
-        deadline=2.0, backoff_base=0.001, backoff_max=0.01, breaker_threshold=3, breaker_cooldown=0.2
+        deadline=2.0,
+        backoff_base=0.001,
+        backoff_max=0.01,
+        breaker_threshold=3,
+        breaker_cooldown=0.2,
     )
     values.update(overrides)
     return DispatchSettings.model_validate(values)

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from pushrelay.app import Runtime
-from pushrelay.domain import AppId, Platform
+from pushrelay.protocols.chatsecure import ChatSecure
 from pushrelay.protocols.xmpp import XmppComponent, build
 from pushrelay.testing.fake_apns import FakeApns
 from pushrelay.testing.fake_fcm import FakeFcm
@@ -40,7 +41,15 @@ async def forwarded() -> list[httpx.Request]:
 
 
 @pytest.fixture
-async def bridge_component(runtime: Runtime, forwarded: list[httpx.Request]) -> AsyncIterator[XmppComponent]:
+def chatsecure_api(runtime: Runtime) -> ChatSecure:
+    """The ChatSecure API on the same relay: the bridge knocks through its knock path."""
+    return ChatSecure(runtime.relay)
+
+
+@pytest.fixture
+async def bridge_component(
+    runtime: Runtime, forwarded: list[httpx.Request], chatsecure_api: ChatSecure
+) -> AsyncIterator[XmppComponent]:
     """The component with an HTTP client whose transport records what the bridge POSTs elsewhere."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -52,7 +61,7 @@ async def bridge_component(runtime: Runtime, forwarded: list[httpx.Request]) -> 
             update={"xmpp": runtime.relay.settings.xmpp.model_copy(update={"bridge_endpoints": [REMOTE]})}
         )
         runtime.relay.settings = settings
-        component = build(runtime.relay, http=http)
+        component = build(runtime.relay, http=http, knock=chatsecure_api.knock)
         await component.start()
         try:
             await component.wait_connected(10)
@@ -70,43 +79,53 @@ async def chatsecure_offline(phones: Callable[..., Phone], user: str, endpoint: 
     await phone.offline()
 
 
+async def register_with_chatsecure(api: ChatSecure) -> str:
+    """What the ChatSecure app does first (chatsecure.md §1.3-1.5): account, devices, a whitelist token."""
+    web = FastAPI()
+    web.include_router(api.router())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url=PUBLIC_URL) as http:
+        account = await http.post(
+            "/api/v1/accounts/", json={"username": "alice-phone", "password": "p" * 30, "app": "chatsecure"}
+        )
+        auth = {"Authorization": f"Token {account.json()['token']}"}
+        ios = await http.post("/api/v1/device/apns/", json={"registration_id": IOS_TOKEN}, headers=auth)
+        android = await http.post(
+            "/api/v1/device/gcm/", data={"registration_id": ANDROID_TOKEN}, headers=auth
+        )
+        assert (ios.status_code, android.status_code) == (201, 201)
+        token = await http.post("/api/v1/tokens/", json={"apns_device": ios.json()["id"]}, headers=auth)
+        return str(token.json()["token"])
+
+
 async def test_knock_for_this_relay_reaches_every_device_of_the_account(
     bridge_component: XmppComponent,
-    runtime: Runtime,
+    chatsecure_api: ChatSecure,
     fake_apns: FakeApns,
     fake_fcm: FakeFcm,
     phones: Callable[..., Phone],
     fresh_user: Callable[[], str],
 ) -> None:
     """chatsecure.md §4: a publish whose options carry token + this relay's messages URL knocks every device
-    of the token's account: iOS reads the token at aps.alert.message.token, Android in data `message`."""
-    relay = runtime.relay
-    app = AppId("chatsecure")
-    account = await relay.create_account(app)
-    await relay.register_device(app, Platform.APNS, IOS_TOKEN, account_id=account)
-    await relay.register_device(app, Platform.FCM, ANDROID_TOKEN, account_id=account)
-    await relay.issue_capability("chatsecure.token", WHITELIST_TOKEN, app=app, account_id=account)
+    of the token's account through the ChatSecure API's own knock path: iOS reads the token at
+    aps.alert.message.token, Android at data `message` -> JSON -> .message.token."""
+    whitelist_token = await register_with_chatsecure(chatsecure_api)
     alice, bob = fresh_user(), fresh_user()
-    await chatsecure_offline(phones, alice, PUBLIC_URL + "/api/v1/messages/")
+    phone = await phones(alice).online()
+    answer = await phone.enable(
+        COMPONENT_JID,
+        "0f1e2d3c-uuid-node",
+        {"token": whitelist_token, "endpoint": PUBLIC_URL + "/api/v1/messages/"},
+    )
+    assert answer.type == "result"
+    await phone.offline()
     (await phones(bob).online()).say(alice, "knock knock")
-    android = json.dumps({"message": {"data": "", "token": WHITELIST_TOKEN}}, separators=(",", ":"))
     (ios,) = await arrivals(fake_apns.deliveries, 1)
     assert ios.token == IOS_TOKEN
-    assert ios.payload == {
-        "message": android,
-        "aps": {
-            "alert": {"message": {"data": None, "token": WHITELIST_TOKEN}},
-            "sound": "default",
-            "content-available": 1,
-        },
-    }
+    assert ios.payload["aps"]["alert"]["message"]["token"] == whitelist_token
     assert (ios.headers["apns-push-type"], ios.headers["apns-priority"]) == ("alert", "10")
     (fcm,) = await arrivals(fake_fcm.deliveries, 1)
-    assert fcm.message == {
-        "token": ANDROID_TOKEN,
-        "data": {"message": android},
-        "android": {"priority": "high"},
-    }
+    assert fcm.message["token"] == ANDROID_TOKEN
+    assert json.loads(fcm.message["data"]["message"])["message"]["token"] == whitelist_token
 
 
 async def test_knock_for_an_allowed_endpoint_is_posted_as_multipart(

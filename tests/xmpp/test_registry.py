@@ -79,7 +79,7 @@ async def test_a_publish_reads_the_store_once(runtime: Runtime, registry: Regist
     relay = runtime.relay
     node = await registry.register(spec())
     async with httpx.AsyncClient() as http:
-        bridge = ChatSecureBridge(relay, [], http)
+        bridge = ChatSecureBridge(relay.settings.server.public_url, [], http, None)
         push = PushService(relay, registry, relay.settings.xmpp, bridge, Throttle(0))
         publish = Publish(node=node, options={"secret": (registry.secret_for(node),)})
         with selects(runtime) as statements:

@@ -34,17 +34,12 @@ async def knock(ctx: Context, request: Request) -> Response:
     body = wire.validate(KnockRequest, await wire.read_body(request, ctx.settings.max_body_bytes))
     ctx.check_rate(ctx.knock_limits, "knock", ctx.relay.keyring.hash(KNOCK_RATE_LABEL, body.token))
     try:
-        capability = await ctx.relay.resolve_capability(TOKEN_KIND, body.token)
-    except Refused as exc:
-        ctx.relay.metrics.refusals.labels(protocol="chatsecure", reason=exc.reason.value).inc()
-        log.info("chatsecure.knock_refused", reason=exc.reason.value)
+        outcomes = await deliver_knock(ctx, body.token, body.data, urgent=body.priority == "high")
+    except Refused:
         raise wire.ApiError(404, None) from None
     echo = wire.json_response({"token": body.token, "data": body.data, "priority": body.priority}, 202)
-    assert capability.account_id is not None
-    outcomes = await _push_to_owner(ctx, capability.account_id, body, urgent=body.priority == "high")
     failures = [o for o in outcomes if isinstance(o, Failed) and o.retryable]
     delivered = sum(isinstance(o, Delivered) for o in outcomes)
-    log.info("chatsecure.knock", app=capability.app, pushes=len(outcomes), delivered=delivered)
     if failures and not delivered:
         wait = max(o.retry_after or 1.0 for o in failures)
         raise wire.detail_error(
@@ -53,7 +48,28 @@ async def knock(ctx: Context, request: Request) -> Response:
     return echo
 
 
-async def _push_to_owner(ctx: Context, account_id: int, body: KnockRequest, *, urgent: bool) -> list[Outcome]:
+async def deliver_knock(ctx: Context, token: str, data: str | None, *, urgent: bool) -> list[Outcome]:
+    """Push a knock with whitelist `token` to every device its owner has switched on.
+
+    The one path for knocks, whether they come over HTTP or through the XEP-0357 bridge.
+    Raises Refused for an unknown, expired or revoked token.
+    """
+    try:
+        capability = await ctx.relay.resolve_capability(TOKEN_KIND, token)
+    except Refused as exc:
+        ctx.relay.metrics.refusals.labels(protocol="chatsecure", reason=exc.reason.value).inc()
+        log.info("chatsecure.knock_refused", reason=exc.reason.value)
+        raise
+    assert capability.account_id is not None, "whitelist tokens always reach an account"
+    outcomes = await _push_to_owner(ctx, capability.account_id, token, data, urgent=urgent)
+    delivered = sum(isinstance(o, Delivered) for o in outcomes)
+    log.info("chatsecure.knock", app=capability.app, pushes=len(outcomes), delivered=delivered)
+    return outcomes
+
+
+async def _push_to_owner(
+    ctx: Context, account_id: int, token: str, data: str | None, *, urgent: bool
+) -> list[Outcome]:
     devices = await ctx.store.enabled_devices(account_id)
     now = ctx.now().timestamp()
     if not urgent and ctx.settings.low_priority == "drop":
@@ -65,7 +81,7 @@ async def _push_to_owner(ctx: Context, account_id: int, body: KnockRequest, *, u
                 _push_one(
                     ctx,
                     device_id,
-                    knock_message(PLATFORMS[kind], body.token, body.data, urgent=urgent, now=now),
+                    knock_message(PLATFORMS[kind], token, data, urgent=urgent, now=now),
                 )
             )
             for device_id, kind in devices

@@ -19,7 +19,6 @@ from starlette.responses import HTMLResponse, Response
 from pushrelay.errors import Overloaded, StoreUnavailable
 from pushrelay.protocols.chatsecure import accounts, devices, messages, openapi, tokens, wire
 from pushrelay.protocols.chatsecure.context import API_PREFIX, Context
-from pushrelay.relay import Relay
 
 log = structlog.get_logger(__name__)
 
@@ -54,9 +53,8 @@ def _unavailable(retry_after: float) -> Response:
     ).to_response()
 
 
-def router(relay: Relay) -> APIRouter:
-    """The API on `relay`. Mount with `app.include_router(chatsecure.router(relay))`."""
-    ctx = Context.build(relay, relay.store.database)
+def router(ctx: Context) -> APIRouter:
+    """The API on `ctx` (see `chatsecure.ChatSecure`, which app.py mounts)."""
     api = APIRouter(route_class=DrfRoute)
     for path, handlers in _table().items():
         _add(api, ctx, API_PREFIX + path, handlers)

@@ -12,7 +12,7 @@ from pushrelay.errors import ConfigError
 from pushrelay.relay import Relay
 from pushrelay.store.xmpp import XmppStore
 
-from .bridge import ChatSecureBridge
+from .bridge import ChatSecureBridge, Knock
 from .component import XmppComponent
 from .registration import Registration
 from .registry import Registry
@@ -22,13 +22,17 @@ from .xep_0357 import PushService
 __all__ = ["XmppComponent", "build"]
 
 
-def build(relay: Relay, http: httpx.AsyncClient | None = None) -> XmppComponent:
-    """The component, wired to the Relay and the XMPP tables; refuses apps that are not configured."""
+def build(relay: Relay, http: httpx.AsyncClient | None = None, knock: Knock | None = None) -> XmppComponent:
+    """The component, wired to the Relay and the XMPP tables; refuses apps that are not configured.
+
+    `knock` delivers ChatSecure knocks for this relay's own endpoint (the ChatSecure API's
+    `ChatSecure.knock`); without it such knocks are refused like any other endpoint.
+    """
     settings = relay.settings.xmpp
     _check_apps(relay)
     registry = Registry(relay, XmppStore(relay.store.database), settings)
     client = http or httpx.AsyncClient(follow_redirects=False)
-    bridge = ChatSecureBridge(relay, settings.bridge_endpoints, client)
+    bridge = ChatSecureBridge(relay.settings.server.public_url, settings.bridge_endpoints, client, knock)
     push = PushService(relay, registry, settings, bridge, Throttle(settings.rate_interval))
 
     async def on_start() -> None:

@@ -2,23 +2,23 @@
 
 ChatSecure enables XEP-0357 with publish-options `token` (a whitelist token) and `endpoint`
 (the ChatSecure Push messages URL). A publish carrying both is a knock: when the endpoint
-is this relay's own `public_url` + `/api/v1/messages/`, it goes straight through the Relay
-(capability kind `chatsecure.token`); another host only if it is on `[xmpp]
+is this relay's own `public_url` + `/api/v1/messages/`, it goes through the ChatSecure API's
+own knock path (the `Knock` app.py hands over), so it pushes exactly what `POST messages/`
+would; another host only if it is on `[xmpp]
 bridge_endpoints`, POSTed as multipart `token` + `priority` like RubDub. Never an open
 forwarder. Priority as RubDub derives it; low-priority knocks are dropped as RubDub does.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Final
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeAlias
 
 import httpx
 import structlog
 
-from pushrelay.domain import JSON, Message, Priority, PushType
+from pushrelay.domain import Outcome
 from pushrelay.errors import Overloaded, Refused
-from pushrelay.relay import Relay
 
 from .stanza import Publish, first
 from .verdict import (
@@ -28,14 +28,12 @@ from .verdict import (
     UNKNOWN_NODE,
     Refusal,
     Verdict,
-    verdict_for,
     verdict_for_all,
     verdict_for_error,
 )
 
 log = structlog.get_logger(__name__)
 
-CAPABILITY_KIND: Final = "chatsecure.token"
 MESSAGES_PATH: Final = "/api/v1/messages/"
 NOT_ALLOWED: Final = Refusal("cancel", "not-allowed", "this app server does not forward to that endpoint")
 FORWARD_TIMEOUT: Final = 10.0
@@ -53,50 +51,36 @@ def rubdub_priority(publish: Publish) -> str:
     return "high" if publish.summary.has_body else "low"
 
 
-def knock_message(token: str) -> Message:
-    """The push ChatSecure reads: `aps.alert.message.token` on iOS, data `message` on Android."""
-    inner: dict[str, JSON] = {"data": None, "token": token}
-    # Android's PushParser calls getAsString() on `data`, which throws on JSON null: send "".
-    android = {"message": {"data": "", "token": token}}
-    return Message(
-        data={"message": json.dumps(android, separators=(",", ":"))},
-        aps={"alert": {"message": inner}},
-        sound="default",
-        content_available=True,
-        priority=Priority.HIGH,
-        push_type=PushType.ALERT,
-    )
+Knock: TypeAlias = Callable[[str, str], Awaitable[list[Outcome]]]
+"""Deliver a knock with (whitelist token, priority); raises Refused for a token that is not live."""
 
 
 class ChatSecureBridge:
-    def __init__(self, relay: Relay, allowed_endpoints: list[str], http: httpx.AsyncClient) -> None:
-        self._relay = relay
-        self._own = _normal(relay.settings.server.public_url + MESSAGES_PATH)
+    def __init__(
+        self, public_url: str, allowed_endpoints: list[str], http: httpx.AsyncClient, knock: Knock | None
+    ) -> None:
+        self._own = _normal(public_url + MESSAGES_PATH)
         self._allowed = {_normal(url) for url in allowed_endpoints}
         self._http = http
+        self._knock = knock
 
     async def knock(self, publish: Publish) -> Verdict:
         token = first(publish.options, "token") or ""
         endpoint = _normal(first(publish.options, "endpoint") or "")
         priority = rubdub_priority(publish)
-        if endpoint == self._own:
-            return await self._knock_here(token, priority)
+        if endpoint == self._own and self._knock is not None:
+            return await self._knock_here(self._knock, token, priority)
         if endpoint in self._allowed:
             return await self._forward(endpoint, token, priority)
         log.info("xmpp.bridge_refused", reason="endpoint not allowed")
         return NOT_ALLOWED
 
-    async def _knock_here(self, token: str, priority: str) -> Verdict:
+    async def _knock_here(self, knock: Knock, token: str, priority: str) -> Verdict:
+        """Through the ChatSecure API's own knock path. RubDub never forwarded low-priority knocks."""
+        if priority != "high":
+            return ACCEPTED
         try:
-            capability = await self._relay.resolve_capability(CAPABILITY_KIND, token)
-            if priority != "high":
-                return ACCEPTED
-            message = knock_message(token)
-            if capability.account_id is not None:
-                return verdict_for_all(await self._relay.push_to_account(capability.account_id, message))
-            if capability.device_id is not None:
-                return verdict_for(await self._relay.push_to_device(capability.device_id, message))
-            return UNKNOWN_NODE
+            return verdict_for_all(await knock(token, priority))
         except (Refused, Overloaded) as exc:
             return verdict_for_error(exc)
 
