@@ -117,17 +117,15 @@ class Relay:
         self._dead.pop((row.app, row.platform, ref), None)
 
     async def mark_token_alive(self, app: AppId, platform: Platform, token: str) -> None:
-        """A protocol saw this raw token registered again: forget that it was dead."""
-        ref = self.token_ref(platform, token)
-        self._dead.pop((app, platform, ref), None)
-        sealed = self.keyring.seal(DEVICE_TOKEN_LABEL, token)
-        await self.store.upsert_device(app, platform, ref, sealed, None, self._now())
+        """A protocol that keeps its own registrations saw this raw token registered again.
 
-    async def revive_token(self, app: AppId, platform: Platform, token: str) -> None:
-        """`mark_token_alive` for protocols that keep their own registrations (Status): only a
-        token the deny list holds costs a Store write, so registering stays one round trip."""
-        if (app, platform, self.token_ref(platform, token)) in self._dead:
-            await self.mark_token_alive(app, platform, token)
+        Only a token the deny list holds costs a Store write (its row becomes active again),
+        so registering a healthy token stays free.
+        """
+        ref = self.token_ref(platform, token)
+        if self._dead.pop((app, platform, ref), None) is not None:
+            sealed = self.keyring.seal(DEVICE_TOKEN_LABEL, token)
+            await self.store.upsert_device(app, platform, ref, sealed, None, self._now())
 
     async def forget_device(self, device_id: int) -> None:
         await self.store.delete_device(device_id)

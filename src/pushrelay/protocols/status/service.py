@@ -42,7 +42,7 @@ class RelayPusher:
         return outcome
 
     async def revive(self, platform: Platform, token: str) -> None:
-        await self._relay.revive_token(self._app, platform, token)
+        await self._relay.mark_token_alive(self._app, platform, token)
 
 
 class StatusService:
