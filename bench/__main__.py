@@ -353,6 +353,14 @@ def table(results: list[dict[str, Any]]) -> str:
         cells = [r["scenario"], r["accepted"], r["delivered_per_second"], lat["p50"], lat["p99"]]
         cells += [lat["p99.9"], r["lost"], r["failed_tokens"], r["relay_peak_rss_mb"]]
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    stalled = next((r for r in results if r["scenario"] == "apns-stalled"), None)
+    if stalled is not None:
+        lines += [
+            "",
+            f"apns-stalled: relay RSS {stalled['relay_rss_mb_with_apns_queue']} MB while APNs holds "
+            f"{stalled['queued_apns']} queued pushes (idle {stalled['relay_rss_mb_idle']} MB); the latencies "
+            "in its row are the FCM flow's, which must not move.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -362,12 +370,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=3000, help="offered notifications per second")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--report", action="store_true", help="rebuild summary.md from the saved results")
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(SCENARIOS))
         return 0
     configure_logging(LogSettings(level="warning"))
     names = args.scenarios or list(SCENARIOS)
+    if args.report:
+        saved = [
+            json.loads((RESULTS / f"{n}.json").read_text()) for n in names if (RESULTS / f"{n}.json").exists()
+        ]
+        return _write_summary(saved)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
@@ -379,6 +393,10 @@ def main(argv: list[str] | None = None) -> int:
             result = run_scenario(name, args.rate, args.seconds, Path(root))
             (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
             results.append(result)
+    return _write_summary(results)
+
+
+def _write_summary(results: list[dict[str, Any]]) -> int:
     summary = table(results)
     capacity = next((r for r in results if r["scenario"] == "fakes"), None)
     if capacity is not None:
