@@ -38,9 +38,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -48,13 +46,14 @@ from hpack import NeverIndexedHeaderTuple
 
 from pushrelay.domain import JSON
 from pushrelay.testing import fake_apns_control
-from pushrelay.testing.control_api import ControlServer
+from pushrelay.testing.control_api import Route
 from pushrelay.testing.fake_apns_auth import ProviderTokenVerifier, SigningKey, certificate_topics, topics_of
 from pushrelay.testing.fake_apns_control import (
     APNS_MAX_CONCURRENT_STREAMS,
     DEFAULT_KEY_ID,
     DEFAULT_TEAM_ID,
 )
+from pushrelay.testing.fake_service import FakeService
 from pushrelay.testing.h2server import Drop, GoAway, H2Server, Reply, Request, Response, Stall
 from pushrelay.testing.tls import CertificateAuthority, IssuedCertificate
 
@@ -126,7 +125,7 @@ class Fault:
     """How many more pushes it applies to; None: until cleared."""
 
 
-class FakeApns:
+class FakeApns(FakeService):
     """The fake APNs server; an async context manager serving on a free port. See the module docstring."""
 
     def __init__(
@@ -163,54 +162,9 @@ class FakeApns:
             max_concurrent_streams=initial_max_concurrent_streams,
         )
         self._control_port = control_port
-        self._control: ControlServer | None = None
 
-    # lifecycle
-
-    async def start(self) -> None:
-        await self._server.start()
-        if self._control_port is not None:
-            routes = fake_apns_control.routes(self)
-            self._control = ControlServer(routes, self._server_host, self._control_port)
-            await self._control.start()
-
-    async def aclose(self) -> None:
-        if self._control is not None:
-            await self._control.aclose()
-        await self._server.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    @property
-    def url(self) -> str:
-        """The `endpoint` to give the provider."""
-        return self._server.url
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def control_url(self) -> str | None:
-        return None if self._control is None else self._control.url
-
-    @property
-    def server(self) -> H2Server:
-        return self._server
-
-    @property
-    def _server_host(self) -> str:
-        return self._server.url.removeprefix("https://").rpartition(":")[0].strip("[]")
-
-    def write_ca_file(self, path: Path) -> Path:
-        return self.authority.write_ca_file(path)
+    def _control_routes(self) -> dict[tuple[str, str], Route]:
+        return fake_apns_control.routes(self)
 
     # credentials
 

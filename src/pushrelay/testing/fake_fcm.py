@@ -37,12 +37,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from pushrelay.domain import JSON
 from pushrelay.testing import fake_fcm_control
-from pushrelay.testing.control_api import ControlServer
+from pushrelay.testing.control_api import Route
 from pushrelay.testing.fake_fcm_control import DEFAULT_PROJECT, FCM_MAX_CONCURRENT_STREAMS
 from pushrelay.testing.fake_fcm_oauth import (
     TOKEN_PATH,
@@ -52,6 +51,7 @@ from pushrelay.testing.fake_fcm_oauth import (
     new_service_account,
 )
 from pushrelay.testing.fake_fcm_schema import ERROR_CODES, FcmRefusal, SendRequest, parse_send_request
+from pushrelay.testing.fake_service import FakeService
 from pushrelay.testing.h2server import Drop, GoAway, H2Server, Reply, Request, Response, Stall
 from pushrelay.testing.tls import CertificateAuthority
 
@@ -105,7 +105,7 @@ class Fault:
     """How many more pushes it applies to; None: until cleared."""
 
 
-class FakeFcm:
+class FakeFcm(FakeService):
     """The fake FCM server; an async context manager serving on a free port. See the module docstring."""
 
     def __init__(
@@ -141,54 +141,13 @@ class FakeFcm:
             max_concurrent_streams=max_concurrent_streams,
         )
         self._control_port = control_port
-        self._control: ControlServer | None = None
 
-    # lifecycle
-
-    async def start(self) -> None:
-        await self._server.start()
-        if self._control_port is not None:
-            host = self._server.url.removeprefix("https://").rpartition(":")[0].strip("[]")
-            self._control = ControlServer(fake_fcm_control.routes(self), host, self._control_port)
-            await self._control.start()
-
-    async def aclose(self) -> None:
-        if self._control is not None:
-            await self._control.aclose()
-        await self._server.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    @property
-    def url(self) -> str:
-        """The `endpoint` to give the provider."""
-        return self._server.url
+    def _control_routes(self) -> dict[tuple[str, str], Route]:
+        return fake_fcm_control.routes(self)
 
     @property
     def token_uri(self) -> str:
         return self._server.url + TOKEN_PATH
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def control_url(self) -> str | None:
-        return None if self._control is None else self._control.url
-
-    @property
-    def server(self) -> H2Server:
-        return self._server
-
-    def write_ca_file(self, path: Path) -> Path:
-        return self.authority.write_ca_file(path)
 
     # credentials
 
