@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pushrelay.domain import Delivered, Message, Outcome, Platform
-from pushrelay.protocols.status.repository import StoredRegistration
+from pushrelay.store.status import StoredRegistration
 
 
 class MemoryRepository:

@@ -10,9 +10,9 @@ import pytest
 
 from pushrelay.domain import Platform
 from pushrelay.protocols.status import crypto
-from pushrelay.protocols.status.repository import REGISTRATION_LABEL
 from pushrelay.protocols.status.server import StatusServer
 from pushrelay.secrets import Keyring
+from pushrelay.store.status import REGISTRATION_LABEL
 from tests.status import wire
 from tests.status.client import (
     ACCESS_TOKEN,

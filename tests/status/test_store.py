@@ -13,9 +13,8 @@ import asyncpg
 import pytest
 
 from pushrelay.config import StoreSettings
-from pushrelay.protocols.status.repository import StoredRegistration
 from pushrelay.store.database import Database
-from pushrelay.store.status import StatusStore
+from pushrelay.store.status import StatusStore, StoredRegistration
 
 PG_ADMIN_DSN = os.environ.get("PUSHRELAY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

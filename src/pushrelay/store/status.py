@@ -11,20 +11,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pushrelay.protocols.status.repository import (
-    IDENTITY_LABEL,
-    KEY_LABEL,
-    REGISTRATION_LABEL,
-    StoredRegistration,
-)
 from pushrelay.store.database import Database
 from pushrelay.store.schema import SEALED_COLUMNS, SealedColumn, UtcDateTime, metadata
+
+# Keyring labels: bound into each keyed hash and sealed blob, so one kind cannot pass for another.
+KEY_LABEL: Final = "status.key"
+TOKEN_LABEL: Final = "status.access_token"
+REGISTRATION_LABEL: Final = "status.registration"
+IDENTITY_LABEL: Final = "status.identity"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRegistration:
+    """One (client key, installation) registration, as status-go's registrations table holds it."""
+
+    key_ref: bytes
+    """Keyed hash of the client's hashed public key (SHAKE-256 of the compressed key)."""
+    installation_id: str
+    version: int
+    sealed_key: bytes
+    """The hashed public key, sealed: the Waku binding re-joins query topics from it at start."""
+    access_token_ref: bytes | None = None
+    """Keyed hash of the access token; notification requests are checked against it."""
+    sealed_registration: bytes | None = None
+    """The registration protobuf, sealed; None once unregistered (the version is kept).
+    For contacts-only registrations it holds no access token: only the hash above does."""
+
 
 status_registrations = sa.Table(
     "status_registrations",

@@ -8,6 +8,7 @@ busy `POST /status/v1/messages` app.py also serves directly (`MessagesEndpoint`)
 from __future__ import annotations
 
 from pushrelay.relay import Relay
+from pushrelay.store.status import StatusStore
 
 from .http import MessagesEndpoint, router
 from .service import StatusService
@@ -17,7 +18,4 @@ __all__ = ["MessagesEndpoint", "StatusService", "build", "router"]
 
 def build(relay: Relay) -> StatusService:
     """The service, wired to the Relay and the Status tables, with `[status]` settings."""
-    # Imported here: pushrelay.store.status imports this package's repository types.
-    from pushrelay.store.status import StatusStore
-
     return StatusService(relay, StatusStore(relay.store.database), relay.settings.status)

@@ -13,14 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pushrelay.protocols.status.proto.push_notifications_pb2 import PushNotificationRegistration
-from pushrelay.protocols.status.repository import (
-    KEY_LABEL,
-    REGISTRATION_LABEL,
-    TOKEN_LABEL,
-    StatusRepository,
-    StoredRegistration,
-)
+from pushrelay.protocols.status.repository import StatusRepository
 from pushrelay.secrets import Keyring, constant_time_equals
+from pushrelay.store.status import KEY_LABEL, REGISTRATION_LABEL, TOKEN_LABEL, StoredRegistration
 
 
 @dataclass(frozen=True, slots=True)

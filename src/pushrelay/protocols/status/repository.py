@@ -1,40 +1,18 @@
-"""What the Status server keeps, and the repository seam it keeps it through.
+"""The repository seam the Status server keeps its state through.
 
-Rows carry only keyed hashes and sealed blobs (DESIGN principle 1); the server computes
-both with the relay's Keyring, so a repository stores bytes and never sees a device token,
-an access token or a public key. `pushrelay.store.status.StatusStore` implements this on
-SQL; tests use an in-memory one.
+Rows (`pushrelay.store.status.StoredRegistration`) carry only keyed hashes and sealed blobs
+(DESIGN principle 1); the server computes both with the relay's Keyring, so a repository
+stores bytes and never sees a device token, an access token or a public key.
+`pushrelay.store.status.StatusStore` implements this on SQL; tests use an in-memory one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Protocol
+from typing import Protocol
 
-# Keyring labels: bound into each keyed hash and sealed blob, so one kind cannot pass for another.
-KEY_LABEL: Final = "status.key"
-TOKEN_LABEL: Final = "status.access_token"
-REGISTRATION_LABEL: Final = "status.registration"
-IDENTITY_LABEL: Final = "status.identity"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRegistration:
-    """One (client key, installation) registration, as status-go's registrations table holds it."""
-
-    key_ref: bytes
-    """Keyed hash of the client's hashed public key (SHAKE-256 of the compressed key)."""
-    installation_id: str
-    version: int
-    sealed_key: bytes
-    """The hashed public key, sealed: the Waku binding re-joins query topics from it at start."""
-    access_token_ref: bytes | None = None
-    """Keyed hash of the access token; notification requests are checked against it."""
-    sealed_registration: bytes | None = None
-    """The registration protobuf, sealed; None once unregistered (the version is kept).
-    For contacts-only registrations it holds no access token: only the hash above does."""
+from pushrelay.store.status import StoredRegistration
 
 
 class StatusRepository(Protocol):

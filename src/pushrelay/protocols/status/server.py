@@ -31,8 +31,9 @@ from pushrelay.protocols.status.proto.push_notifications_pb2 import (
 )
 from pushrelay.protocols.status.registration import RegistrationRejected
 from pushrelay.protocols.status.registry import ActiveRegistration, Registry
-from pushrelay.protocols.status.repository import IDENTITY_LABEL, StatusRepository
+from pushrelay.protocols.status.repository import StatusRepository
 from pushrelay.secrets import Keyring
+from pushrelay.store.status import IDENTITY_LABEL
 
 log = structlog.get_logger(__name__)
 
