@@ -40,30 +40,34 @@ def _existing_file(path: Path) -> Path:
 ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
 
 
+def _host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected host:port, such as 127.0.0.1:8080")
+    return value
+
+
+HostPort = Annotated[str, AfterValidator(_host_port)]
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ServerSettings(_Section):
-    listen: str = "127.0.0.1:8080"
-    public_url: str = "http://127.0.0.1:8080"
+    listen: HostPort = "127.0.0.1:8080"
+    public_url: HttpUrl = "http://127.0.0.1:8080"
     drain_timeout: float = Field(default=10.0, gt=0, description="seconds SIGTERM waits for in-flight work")
     max_body_bytes: int = Field(default=1_048_576, gt=0)
-
-    @field_validator("listen")
-    @classmethod
-    def _host_and_port(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError("expected host:port, such as 127.0.0.1:8080")
-        return value
-
-    @field_validator("public_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("expected an http:// or https:// URL")
-        return value.rstrip("/")
 
     @property
     def host(self) -> str:
@@ -157,15 +161,8 @@ class SandboxSettings(_Section):
 class GorushForwardSettings(_Section):
     """`[apps.<id>.gorush]`: deliver this app's pushes through an existing gorush."""
 
-    url: str
+    url: HttpUrl
     timeout: float = Field(default=10.0, gt=0)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("expected an http:// or https:// URL")
-        return value.rstrip("/")
 
 
 class AppSettings(_Section):
@@ -227,7 +224,9 @@ class XmppSettings(_Section):
 
     enabled: bool = False
     jid: str = "push.localhost"
-    server: str = Field(default="127.0.0.1:5347", description="host:port of the XMPP server's component port")
+    server: HostPort = Field(
+        default="127.0.0.1:5347", description="host:port of the XMPP server's component port"
+    )
     secret: str = Field(default="", repr=False, description="the component's shared secret")
     reconnect_max: float = Field(default=60.0, gt=0, description="longest wait between reconnect attempts")
     rate_interval: float = Field(default=5.0, ge=0, description="seconds between pushes to one node; 0 = off")
@@ -242,14 +241,6 @@ class XmppSettings(_Section):
     bridge_endpoints: list[str] = Field(
         default_factory=list, description="other ChatSecure /api/v1/messages/ URLs knocks may be forwarded to"
     )
-
-    @field_validator("server")
-    @classmethod
-    def _host_and_port(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError("expected host:port, such as 127.0.0.1:5347")
-        return value
 
     @field_validator("bridge_endpoints")
     @classmethod
@@ -272,17 +263,10 @@ class StatusWakuSettings(_Section):
     """`[status.waku]`: the Waku binding, through an nwaku node's REST API."""
 
     enabled: bool = False
-    rest_url: str = "http://127.0.0.1:8645"
+    rest_url: HttpUrl = "http://127.0.0.1:8645"
     pubsub_topic: str = Field(default="/waku/2/rs/16/32", description="status-go's default shard")
     poll_interval: float = Field(default=0.5, gt=0, description="seconds between polls of the node")
     timeout: float = Field(default=10.0, gt=0, description="seconds per REST call")
-
-    @field_validator("rest_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("expected an http:// or https:// URL")
-        return value.rstrip("/")
 
 
 class StatusSettings(_Section):

@@ -25,13 +25,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import structlog
 from google.auth import crypt
 from google.auth import jwt as google_jwt
 from google.oauth2 import service_account
+
+from pushrelay.providers.fcm_errors import json_object
 
 log = structlog.get_logger(__name__)
 
@@ -189,7 +190,7 @@ class AccessTokens:
 
 def parse_token_response(status: int, body: bytes, retry_after: str | None = None) -> tuple[str, float]:
     """(access token, lifetime in seconds) from a token endpoint's answer; raises AccessTokenError."""
-    answer = _json_object(body)
+    answer = json_object(body)
     if status == 200:
         token, lifetime = answer.get("access_token"), answer.get("expires_in")
         if isinstance(lifetime, str) and lifetime.isdigit():
@@ -203,11 +204,3 @@ def parse_token_response(status: int, body: bytes, retry_after: str | None = Non
     delay = float(retry_after) if retry_after and retry_after.strip().isdigit() else None
     return_detail = f"token endpoint: HTTP {status} {error}".rstrip()
     raise AccessTokenError(return_detail, retryable, delay)
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        parsed = json.loads(body) if body else {}
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}

@@ -94,7 +94,7 @@ def needs_new_access_token(status: int, body: bytes) -> bool:
 
 def parse_error(body: bytes) -> FcmError:
     """Read an error body; anything malformed reads as an empty error."""
-    error = _json_object(body).get("error")
+    error = json_object(body).get("error")
     if not isinstance(error, dict):
         return FcmError()
     code, fields = "", []
@@ -118,11 +118,12 @@ def parse_error(body: bytes) -> FcmError:
 
 
 def _message_name(body: bytes) -> str | None:
-    name = _json_object(body).get("name")
+    name = json_object(body).get("name")
     return name if isinstance(name, str) else None
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def json_object(body: bytes) -> dict[str, Any]:
+    """A JSON answer's top-level object; {} for an empty, malformed or non-object body."""
     try:
         parsed = json.loads(body) if body else {}
     except ValueError:
