@@ -78,9 +78,6 @@ class Relay:
     def app_ids(self) -> list[AppId]:
         return [AppId(app) for app in self.settings.apps]
 
-    def has_route(self, app: AppId, platform: Platform) -> bool:
-        return (app, platform) in self._routes
-
     def sandbox(self, app: AppId) -> SandboxProvider:
         return self._sandboxes[app]
 
@@ -107,15 +104,6 @@ class Relay:
         self._dead.pop((app, platform, ref), None)
         return device_id
 
-    async def update_device_token(self, device_id: int, token: str) -> None:
-        row = await self.store.get_device(device_id)
-        if row is None:
-            raise Refused(RefusalReason.UNKNOWN)
-        ref = self.token_ref(row.platform, token)
-        sealed = self.keyring.seal(DEVICE_TOKEN_LABEL, token)
-        await self.store.replace_device_token(device_id, ref, sealed, self._now())
-        self._dead.pop((row.app, row.platform, ref), None)
-
     async def mark_token_alive(self, app: AppId, platform: Platform, token: str) -> None:
         """A protocol that keeps its own registrations saw this raw token registered again.
 
@@ -129,10 +117,6 @@ class Relay:
 
     async def forget_device(self, device_id: int) -> None:
         await self.store.delete_device(device_id)
-
-    async def device_is_active(self, device_id: int) -> bool:
-        row = await self.store.get_device(device_id)
-        return row is not None and row.is_active
 
     # capabilities
 

@@ -113,24 +113,6 @@ class Store:
             )
             return _inserted_id(result)
 
-    async def replace_device_token(
-        self, device_id: int, token_hash: TokenRef, token_sealed: bytes, now: datetime
-    ) -> bool:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                devices.update()
-                .where(devices.c.id == device_id)
-                .values(
-                    token_hash=token_hash,
-                    token_sealed=token_sealed,
-                    state="active",
-                    invalid_since=None,
-                    invalid_reason=None,
-                    updated_at=now,
-                )
-            )
-            return result.rowcount > 0
-
     async def delete_device(self, device_id: int) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(devices.delete().where(devices.c.id == device_id))
