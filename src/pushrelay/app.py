@@ -52,7 +52,8 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
-def load_keyring(settings: Settings) -> Keyring:
+def read_keyring(settings: Settings) -> Keyring | None:
+    """The key file's keyring; None if there is none yet and `serve` may create it. ConfigError otherwise."""
     path = settings.secrets.key_file
     if path.exists():
         try:
@@ -61,6 +62,15 @@ def load_keyring(settings: Settings) -> Keyring:
             raise ConfigError([f"secrets.key_file: {exc}"]) from None
     if not settings.secrets.create_if_missing:
         raise ConfigError(["secrets.key_file: no such file (run `pushrelay init`)"])
+    return None
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    """The key file's keyring, generated and written (mode 0600) on first start."""
+    keyring = read_keyring(settings)
+    if keyring is not None:
+        return keyring
+    path = settings.secrets.key_file
     keyring = Keyring.generate()
     write_key_file(path, keyring)
     log.warning("secrets.key_created", path=str(path))

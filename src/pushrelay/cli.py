@@ -13,7 +13,7 @@ from pushrelay.config import DEFAULT_CONFIG_FILE, Settings, load_settings
 from pushrelay.domain import AppId, Message, Platform
 from pushrelay.errors import ConfigError, PushRelayError
 from pushrelay.logs import configure_logging
-from pushrelay.secrets import Keyring, load_key_file, write_key_file
+from pushrelay.secrets import Keyring, write_key_file
 
 EXIT_CONFIG = 2
 FAKES = ("fake-apns", "fake-fcm")
@@ -165,15 +165,10 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from pushrelay.app import read_keyring
+
     settings = load_settings(args.config)
-    key_file = settings.secrets.key_file
-    if key_file.exists():
-        try:
-            load_key_file(key_file)
-        except (OSError, ValueError) as exc:
-            raise ConfigError([f"secrets.key_file: {exc}"]) from None
-    elif not settings.secrets.create_if_missing:
-        raise ConfigError(["secrets.key_file: no such file (run `pushrelay init`)"])
+    read_keyring(settings)
     print(f"configuration ok: {len(settings.apps)} app(s): {', '.join(sorted(settings.apps))}")
     return 0
 
